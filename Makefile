@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Each creates .venv on first use and installs what it needs; running them again reuses it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.PHONY: demo test bench clean
+
+$(VENV)/.ato-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+# torch is an optional extra; the test suite uses it. Pin the CPU build before the project.
+$(VENV)/.ato-test-installed: $(VENV)/.ato-installed
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.ato-installed
+	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/demo.sh
+
+test: $(VENV)/.ato-test-installed
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) demo-run .pytest_cache .hypothesis

@@ -1,0 +1,40 @@
+"""Ato's exception hierarchy.
+
+Every error a user can cause derives from :class:`AtoError` and, where one fits, from the
+builtin it specialises (so ``except KeyError`` or ``except ValueError`` keep working).
+Messages say what was wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class AtoError(Exception):
+    """Base class of every error Ato raises on purpose."""
+
+
+class ConfigError(AtoError):
+    """A configuration could not be built or changed."""
+
+
+class FrozenConfigError(ConfigError, TypeError):
+    """A write to a frozen ADict."""
+
+
+class ConfigFileError(ConfigError, ValueError):
+    """A config file could not be read or written; names the file and, where known, the line."""
+
+    def __init__(self, path: object, message: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class CLIArgumentError(ConfigError, ValueError):
+    """A command-line token could not be understood; names the token."""
+
+    def __init__(self, token: str, message: str) -> None:
+        self.token = token
+        self.reason = message
+        super().__init__(f"command-line argument {token!r}: {message}")
