@@ -1,0 +1,27 @@
+"""The closed union of event types and the one encoder/decoder pair, built once."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import msgspec
+
+from ato.events.types import Event, MergeCompleted, MergeStarted, MergeStepApplied
+
+__all__ = ["EVENT_TYPES", "AnyEvent", "decode_event", "encode_event"]
+
+AnyEvent = Union[MergeStarted, MergeStepApplied, MergeCompleted]
+EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode one event as msgpack, its tag included."""
+    return _encoder.encode(event)
+
+
+def decode_event(payload: bytes) -> Event:
+    """Decode one event; raises ``msgspec.DecodeError`` naming the bad field."""
+    return _decoder.decode(payload)
