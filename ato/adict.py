@@ -88,7 +88,10 @@ class ADict(dict):  # type: ignore[type-arg]
             raise FrozenConfigError(
                 f"cannot set {key!r}: this ADict is frozen (call defrost() to allow writes)"
             )
-        dict.__setitem__(self, key, _adapt(value, self._auto))
+        if type(value) in _PLAIN_VALUES:
+            dict.__setitem__(self, key, value)
+        else:
+            dict.__setitem__(self, key, _adapt(value, self._auto))
 
     def __delitem__(self, key: Any) -> None:
         self._check_writable(key)
@@ -233,6 +236,9 @@ class ADict(dict):  # type: ignore[type-arg]
         from ato.config_files import dump_config
 
         dump_config(self, path)
+
+
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None), bytes})
 
 
 def _restore(cls: type[ADict], items: dict[Any, Any], frozen: bool, auto: bool) -> ADict:
