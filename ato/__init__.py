@@ -12,11 +12,14 @@ from ato._version import __version__
 
 if TYPE_CHECKING:
     from ato.adict import ADict
+    from ato.scope import MultiScope, Scope
 
-__all__ = ["ADict", "__version__"]
+__all__ = ["ADict", "MultiScope", "Scope", "__version__"]
 
 _LAZY = {
     "ADict": "ato.adict",
+    "Scope": "ato.scope",
+    "MultiScope": "ato.scope",
 }
 
 

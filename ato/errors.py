@@ -38,3 +38,7 @@ class CLIArgumentError(ConfigError, ValueError):
         self.token = token
         self.reason = message
         super().__init__(f"command-line argument {token!r}: {message}")
+
+
+class ConfigWarning(UserWarning):
+    """Something in a merge that is allowed but often a mistake (a new key close to an old one)."""

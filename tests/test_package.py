@@ -13,7 +13,7 @@ import ato
 from ato._version import __version__
 
 
-PUBLIC = {"ADict", "__version__"}
+PUBLIC = {"ADict", "MultiScope", "Scope", "__version__"}
 
 
 def test_all_is_exactly_the_public_surface() -> None:
@@ -40,7 +40,8 @@ def test_console_script_is_installed() -> None:
 
 def test_import_ato_loads_neither_numpy_nor_torch() -> None:
     code = (
-        "import sys, json, ato; from ato import ADict; ADict(a=1).get_structural_hash();"
+        "import sys, json, ato; from ato import ADict, Scope; ADict(a=1).get_structural_hash();"
+        "s = Scope(); s.observe({'a': 1}, name='v', default=True); s.apply([]);"
         "print(json.dumps([m for m in ('numpy', 'torch') if m in sys.modules]))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
