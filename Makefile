@@ -24,5 +24,14 @@ demo: $(VENV)/.ato-installed
 test: $(VENV)/.ato-test-installed
 	$(PY) -m pytest
 
+# Benchmarks print tables; the reference ato 2.1.7 runs beside Ato in its own environment.
+$(VENV)-ref/.installed:
+	$(PYTHON) -m venv $(VENV)-ref
+	$(VENV)-ref/bin/python -m pip install --quiet --disable-pip-version-check ato==2.1.7
+	touch $@
+
+bench: $(VENV)/.ato-test-installed $(VENV)-ref/.installed
+	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(VENV)-ref/bin/python $(PY) $$script; done
+
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-ref demo-run .pytest_cache .hypothesis
