@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# The README's main job: run the example in a fresh folder on the embedded defaults.
+# The README's main job: run the example training script in a fresh folder, on the defaults.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 rm -rf demo-run && mkdir demo-run && cd demo-run
+cp "$here/train.py" .
+
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
+
+say python train.py manual
+python train.py manual
+say python train.py
+python train.py
+say python train.py high_lr batch_size=64 scale_lr
+python train.py high_lr batch_size=64 scale_lr
+say python train.py hgh_lr   "(a typo: refused, with a suggestion)"
+python train.py hgh_lr || true
+say python "$here/config_tour.py"
 python "$here/config_tour.py"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,4 +21,30 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_example_runs(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    exec(compile(code, str(README), "exec"), {"__name__": "__main__"})
+
+
+def test_readme_commands_for_the_scope_example(tmp_path: Path) -> None:
+    code = BLOCKS[2]
+    assert "scale_lr" in code
+    (tmp_path / "train.py").write_text(code)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "train.py", *argv], cwd=tmp_path, capture_output=True, text=True)
+
+    assert run().stdout.splitlines()[0] == "lr=0.001"
+    out = run("high_lr", "batch_size=64", "scale_lr").stdout.splitlines()
+    assert out == ["lr=0.02", "['defaults', 'high_lr', 'scale_lr']"]
+    assert "(The Applying Order of Views)" in run("manual").stdout
+    assert "did you mean 'high_lr'?" in run("hgh_lr").stderr
+
+
+def test_demo_runs_from_a_fresh_folder(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", str(README.parent / "examples" / "demo.sh")], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "lr=1.0 was set by: defaults (default) -> high_lr (named) -> scale_lr (lazy)" in result.stdout
