@@ -31,7 +31,7 @@ $(VENV)-ref/.installed:
 	touch $@
 
 bench: $(VENV)/.ato-test-installed $(VENV)-ref/.installed
-	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(VENV)-ref/bin/python $(PY) $$script; done
+	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) $(VENV)-ref demo-run .pytest_cache .hypothesis
