@@ -42,3 +42,39 @@ class CLIArgumentError(ConfigError, ValueError):
 
 class ConfigWarning(UserWarning):
     """Something in a merge that is allowed but often a mistake (a new key close to an old one)."""
+
+
+class TrackerError(AtoError):
+    """The tracker was used out of order (a metric before ``run()``, a write after ``finish()``)."""
+
+
+class MetricValueError(TrackerError, TypeError):
+    """A metric value that is not a number; names the metric and step."""
+
+
+class DatabaseError(AtoError):
+    """The SQLite database could not be used; says which file and what to do."""
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class DatabaseLockedError(DatabaseError):
+    """Another process held the database for longer than the busy timeout."""
+
+
+class DatabaseReadOnlyError(DatabaseError):
+    """The database file or its folder is not writable."""
+
+
+class DatabaseFullError(DatabaseError):
+    """The disk (or a size limit) is full; nothing unflushed was dropped."""
+
+
+class AppendOnlyError(DatabaseError):
+    """Something tried to change or delete a stored event."""
+
+
+class UnknownRunError(AtoError, LookupError):
+    """No run with that id in this database."""

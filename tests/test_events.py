@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import struct
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -86,3 +88,19 @@ def test_objects_are_opaque() -> None:
     encoded = encode_value({"head": object()})
     assert not is_replayable(encoded)
     assert isinstance(decode_value(encoded)["head"], OpaqueValue)
+
+
+SAMPLES = json.loads((Path(__file__).parent / "data" / "event_samples.json").read_text())
+
+
+def test_a_stored_sample_of_every_event_type_exists() -> None:
+    assert set(SAMPLES) == {cls.__struct_config__.tag for cls in EVENT_TYPES}
+
+
+@pytest.mark.parametrize("tag", sorted(SAMPLES))
+def test_stored_samples_decode_forever(tag: str) -> None:
+    """Samples written by an earlier release: new fields need defaults, no field is retyped."""
+    payload = bytes.fromhex(SAMPLES[tag])
+    event = decode_event(payload)
+    assert event.__struct_config__.tag == tag
+    assert event.event_id == "0123456789abcdef0123456789abcdef" and event.at == 1795000000.25

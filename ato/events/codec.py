@@ -6,11 +6,40 @@ from typing import Union
 
 import msgspec
 
-from ato.events.types import Event, MergeCompleted, MergeStarted, MergeStepApplied
+from ato.events.types import (
+    ArtifactLogged,
+    Event,
+    FingerprintRecorded,
+    HalvingDecided,
+    MergeCompleted,
+    MergeStarted,
+    MergeStepApplied,
+    MetricsLogged,
+    RunFinished,
+    RunStarted,
+    RunStatusChanged,
+    SearchFinished,
+    SearchStarted,
+    TrialRecorded,
+)
 
 __all__ = ["EVENT_TYPES", "AnyEvent", "decode_event", "encode_event"]
 
-AnyEvent = Union[MergeStarted, MergeStepApplied, MergeCompleted]
+AnyEvent = Union[
+    RunStarted,
+    RunStatusChanged,
+    RunFinished,
+    MergeStarted,
+    MergeStepApplied,
+    MergeCompleted,
+    MetricsLogged,
+    ArtifactLogged,
+    FingerprintRecorded,
+    SearchStarted,
+    TrialRecorded,
+    HalvingDecided,
+    SearchFinished,
+]
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 
 _encoder = msgspec.msgpack.Encoder()

@@ -15,12 +15,22 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 __all__ = [
+    "ArtifactLogged",
     "Event",
+    "FingerprintRecorded",
+    "HalvingDecided",
     "KeyChange",
     "MergeCompleted",
     "MergeStarted",
     "MergeStepApplied",
+    "MetricsLogged",
+    "RunFinished",
+    "RunStarted",
+    "RunStatusChanged",
+    "SearchFinished",
+    "SearchStarted",
     "StepKind",
+    "TrialRecorded",
     "new_event_id",
 ]
 
@@ -31,10 +41,13 @@ def new_event_id() -> str:
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every event: a unique id and the wall-clock time it was made."""
+    """Base of every event: a unique id, the wall-clock time it was made, and the run it belongs
+    to (the run's global id; empty for events that belong to no run yet, such as a merge recorded
+    before ``run()``)."""
 
     event_id: str = msgspec.field(default_factory=new_event_id)
     at: float = msgspec.field(default_factory=time.time)
+    run: str = ""
 
 
 class StepKind:
@@ -45,8 +58,9 @@ class StepKind:
     CLI = "cli"  # a key=value literal from the command line
     LAZY_PART = "lazy_part"  # the `with Scope.lazy():` blocks of a view, run after the CLI
     LAZY = "lazy"  # a view observed with lazy=True, run after the CLI
+    AFTER_MERGE = "after_merge"  # keys the script changed after the merge, before run()
 
-    ALL = (DEFAULT, NAMED, CLI, LAZY_PART, LAZY)
+    ALL = (DEFAULT, NAMED, CLI, LAZY_PART, LAZY, AFTER_MERGE)
 
 
 class KeyChange(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -83,3 +97,95 @@ class MergeCompleted(Event, tag="merge.completed"):
     scope: str
     config: Any
     structural_hash: str
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+class RunStarted(Event, tag="run.started"):
+    """A run began: its project, config (encoded), structural hash, tags and command line."""
+
+    project: str
+    config: Any
+    structural_hash: str
+    tags: tuple[str, ...] = ()
+    argv: tuple[str, ...] = ()
+    host: str = ""
+    pid: int = 0
+
+
+class RunStatusChanged(Event, tag="run.status"):
+    """The run's status changed (``update_status``)."""
+
+    status: str
+
+
+class RunFinished(Event, tag="run.finished"):
+    """The run ended with this status (``completed``, ``failed``, or the user's own)."""
+
+    status: str
+
+
+class MetricsLogged(Event, tag="metrics.logged"):
+    """A batch of metric points of one run, as columns: point ``i`` is
+    ``(keys[i], steps[i], values[i], times[i])``. One event per flush, not per point."""
+
+    keys: list[str]
+    steps: list[int]
+    values: list[float]
+    times: list[float]
+
+
+class ArtifactLogged(Event, tag="artifact.logged"):
+    """A file (or URI) the run produced; size and SHA-256 where it is a local file."""
+
+    path: str
+    data_type: str | None = None
+    metadata: dict[str, Any] = {}
+    size: int | None = None
+    sha256: str | None = None
+
+
+class FingerprintRecorded(Event, tag="fingerprint.recorded"):
+    """A code (``kind="static"``) or runtime (``kind="runtime"``) fingerprint of a trace id."""
+
+    trace_id: str
+    kind: str
+    fingerprint: str
+    detail: dict[str, Any] = {}
+
+
+# -- searches ---------------------------------------------------------------------------------------
+class SearchStarted(Event, tag="search.started"):
+    """A hyperparameter search began: its id, the search space and settings (encoded)."""
+
+    search: str
+    space: Any
+    settings: dict[str, Any] = {}
+
+
+class TrialRecorded(Event, tag="search.trial"):
+    """One trial of a search: its config (encoded) and metric, or the error it raised."""
+
+    search: str
+    trial: int
+    round: int
+    config: Any
+    metric: float | None = None
+    error: str | None = None
+
+
+class HalvingDecided(Event, tag="search.halving"):
+    """A round of successive halving: which trials go on, which stop, and the cut-off metric."""
+
+    search: str
+    round: int
+    kept: list[int]
+    dropped: list[int]
+    cutoff: float | None = None
+
+
+class SearchFinished(Event, tag="search.finished"):
+    """The search's winner."""
+
+    search: str
+    winner: int | None
+    metric: float | None = None
