@@ -1,0 +1,56 @@
+"""Shared fixtures: a clean environment and a real database file per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ato.adict import ADict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fingerprints and the database default read the environment: start each test from a known one."""
+    monkeypatch.delenv("ATO_DB", raising=False)
+    yield
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "experiments.db"
+
+
+@pytest.fixture
+def config(db: Path) -> ADict:
+    return ADict(
+        experiment=ADict(project_name="proj", sql=ADict(db_path=f"sqlite:///{db}")),
+        lr=0.001,
+        batch_size=32,
+        model="resnet50",
+    )
+
+
+def run_script(tmp_path: Path, script: str, *argv: str, timeout: float = 120, check: bool = True,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Write ``script`` to ``tmp_path/script.py`` and run it in a fresh interpreter."""
+    path = tmp_path / "script.py"
+    path.write_text(textwrap.dedent(script))
+    result = subprocess.run(
+        [sys.executable, str(path), *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
