@@ -12,14 +12,19 @@ from ato._version import __version__
 
 if TYPE_CHECKING:
     from ato.adict import ADict
+    from ato.finder import SQLFinder
+    from ato.logger import AsyncSQLLogger, SQLLogger
     from ato.scope import MultiScope, Scope
 
-__all__ = ["ADict", "MultiScope", "Scope", "__version__"]
+__all__ = ["ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"]
 
 _LAZY = {
     "ADict": "ato.adict",
     "Scope": "ato.scope",
     "MultiScope": "ato.scope",
+    "SQLLogger": "ato.logger",
+    "AsyncSQLLogger": "ato.logger",
+    "SQLFinder": "ato.finder",
 }
 
 

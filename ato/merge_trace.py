@@ -28,6 +28,7 @@ from ato.events.types import (
     MergeCompleted,
     MergeStarted,
     MergeStepApplied,
+    StepKind,
 )
 from ato.events.values import OpaqueValue, decode_value, encode_value, opaque_paths
 from ato.structural_hash import structural_hash
@@ -194,6 +195,28 @@ class MergeTrace:
         if started is None:
             raise ValueError("a merge trace needs its merge.started event")
         return cls(started, sorted(steps, key=lambda step: step.index), completed)
+
+    def events_for_run(self, config: ADict | None) -> list[Event]:
+        """The trace's events; where ``config`` (the live object) changed after the merge, one
+        more ``after_merge`` step and a new completion record those changes, so it replays."""
+        events = self.events
+        if config is None or self.completed is None:
+            return events
+        recorded = ADict(decode_value(self.completed.config))
+        changes = _diff(_flatten(recorded, (), {}), _flatten(config, (), {}))
+        if not changes:
+            return events
+        step = MergeStepApplied(
+            scope=self.scope,
+            index=len(self.steps),
+            step="(changed after the merge)",
+            kind=StepKind.AFTER_MERGE,
+            changes=tuple(changes),
+        )
+        completed = MergeCompleted(
+            scope=self.scope, config=encode_value(config), structural_hash=structural_hash(config)
+        )
+        return [self.started, *self.steps, step, completed]
 
     def provenance(self) -> dict[str, KeyHistory]:
         """For each key path ever touched, the steps that changed it, in applying order."""

@@ -13,7 +13,7 @@ import ato
 from ato._version import __version__
 
 
-PUBLIC = {"ADict", "MultiScope", "Scope", "__version__"}
+PUBLIC = {"ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"}
 
 
 def test_all_is_exactly_the_public_surface() -> None:

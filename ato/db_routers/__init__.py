@@ -1,0 +1,1 @@
+"""Kept for the seed's import paths: ``from ato.db_routers.sql.manager import SQLLogger``."""

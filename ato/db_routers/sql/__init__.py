@@ -1,0 +1,1 @@
+"""Kept for the seed's import paths."""
