@@ -30,7 +30,11 @@ $(VENV)-ref/.installed:
 	$(VENV)-ref/bin/python -m pip install --quiet --disable-pip-version-check ato==2.1.7
 	touch $@
 
-bench: $(VENV)/.ato-test-installed $(VENV)-ref/.installed
+$(VENV)/.ato-bench-installed: $(VENV)/.ato-test-installed
+	$(PIP) -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.ato-bench-installed $(VENV)-ref/.installed
 	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) $$script; done
 
 clean:
