@@ -16,5 +16,7 @@ say python train.py high_lr batch_size=64 scale_lr
 python train.py high_lr batch_size=64 scale_lr
 say python train.py hgh_lr   "(a typo: refused, with a suggestion)"
 python train.py hgh_lr || true
+say python report.py   "(what SQLFinder finds in ./experiments.db)"
+python "$here/report.py"
 say python "$here/config_tour.py"
 python "$here/config_tour.py"

@@ -1,10 +1,12 @@
-"""A small tracked training script: logistic regression in numpy, configured by a Scope.
+"""A small tracked training script: logistic regression in numpy, configured by a Scope and
+tracked in ./experiments.db (the embedded default).
 
 Run by `make demo`:  python train.py [views...] [key=value...] | manual
 """
 
 import numpy as np
 
+from ato.db_routers.sql.manager import SQLLogger
 from ato.scope import Scope
 
 scope = Scope()
@@ -18,6 +20,7 @@ def defaults(config):
     config.batch_size = 32
     config.model = 'logistic'
     config.data = {'n_samples': 2000, 'n_features': 20, 'noise': 0.5}
+    config.experiment = {'project_name': 'demo'}
 
 
 @scope.observe(priority=1)
@@ -63,12 +66,21 @@ def train_epoch(x, y, w, config, rng):
 
 @scope
 def main(config):
-    rng = np.random.default_rng(config.seed)
-    x, y = make_data(config, rng)
-    w = np.zeros(x.shape[1])
-    for epoch in range(config.epochs):
-        loss, acc = train_epoch(x, y, w, config, rng)
-    print(f"final loss={loss:.4f} accuracy={acc:.3f}")
+    logger = SQLLogger(config)
+    run_id = logger.run(tags=[config.model, f"lr={config.lr}"])
+    try:
+        rng = np.random.default_rng(config.seed)
+        x, y = make_data(config, rng)
+        w = np.zeros(x.shape[1])
+        for epoch in range(config.epochs):
+            loss, acc = train_epoch(x, y, w, config, rng)
+            logger.log_metric('loss', loss, epoch)
+            logger.log_metric('accuracy', acc, epoch)
+        logger.finish(status='completed')
+    except BaseException:
+        logger.finish(status='failed')
+        raise
+    print(f"run {run_id}: final loss={loss:.4f} accuracy={acc:.3f}")
     history = scope.provenance('lr')
     chain = " -> ".join(f"{step.step} ({step.kind})" for step, _ in history.changes)
     print(f"lr={config.lr} was set by: {chain}")
