@@ -1,0 +1,275 @@
+"""Reading a database back: replay a run's merge, list runs, verify, rebuild and merge logs.
+
+These are the operations behind the ``ato`` command; each returns plain data (``to_json()``
+gives what ``--json`` prints), so the command module only formats.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from msgspec import UNSET
+
+from ato import portal
+from ato.errors import DatabaseError
+from ato.events.codec import decode_event
+from ato.events.log import event_tag
+from ato.events.types import MergeCompleted, MergeStarted, MergeStepApplied
+from ato.events.values import OpaqueValue, decode_value
+from ato.finder import Run, _FinderCore
+from ato.merge_trace import MergeTrace, format_path, replay
+from ato.projections.tables import TABLES
+from ato.store import Store
+
+__all__ = [
+    "KeyChain",
+    "ScopeReplay",
+    "merge_databases",
+    "rebuild_database",
+    "replay_run",
+    "verify_database",
+]
+
+
+@dataclass
+class KeyChain:
+    """One final key: its value and every step that set it, oldest first."""
+
+    key: str
+    value: Any
+    chain: list[dict[str, Any]]
+
+
+@dataclass
+class ScopeReplay:
+    """The merge audit of one scope of one run."""
+
+    scope: str
+    argv: list[str]
+    order: list[dict[str, Any]]
+    keys: list[KeyChain]
+    exact: bool
+    differences: list[str]
+    not_replayable: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "argv": self.argv,
+            "order": self.order,
+            "keys": [
+                {"key": k.key, "value": _jsonable(k.value), "type": type(k.value).__name__, "chain": k.chain}
+                for k in self.keys
+            ],
+            "exact": self.exact,
+            "differences": self.differences,
+            "not_replayable": self.not_replayable,
+        }
+
+
+@dataclass
+class RunReplay:
+    run: Run
+    scopes: list[ScopeReplay] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return all(scope.exact for scope in self.scopes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": {"id": self.run.id, "uid": self.run.uid, "project": self.run.project, "status": self.run.status},
+            "scopes": [scope.to_json() for scope in self.scopes],
+            "exact": self.exact,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+def _shown(encoded: Any) -> Any:
+    if encoded is UNSET:
+        return None
+    value = decode_value(encoded)
+    return str(value) if isinstance(value, OpaqueValue) else value
+
+
+def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
+    result = replay(trace)
+    order = [
+        {"index": s.index + 1, "step": s.step, "kind": s.kind, "priority": s.priority, "chained_by": s.chained_by}
+        for s in trace.steps
+    ]
+    keys = []
+    final = _flat(result.config)
+    histories = trace.provenance()
+    for name, value in final:
+        if key is not None and name != key and not name.startswith(f"{key}.") and not name.startswith(f"{key}["):
+            continue
+        history = histories.get(name)
+        chain = [
+            {
+                "step": step.step,
+                "kind": step.kind,
+                "old": _jsonable(_shown(change.old)),
+                "new": _jsonable(_shown(change.new)),
+                "added": change.old is UNSET,
+            }
+            for step, change in (history.changes if history else [])
+        ]
+        keys.append(KeyChain(name, value, chain))
+    return ScopeReplay(
+        trace.scope, list(trace.started.argv), order, keys, result.exact, result.differences, result.not_replayable
+    )
+
+
+def _flat(config: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in config.items():
+        path = (*prefix, k)
+        if isinstance(v, dict) and v:
+            out.extend(_flat(v, path))
+        else:
+            out.append((format_path(path), v))
+    return out
+
+
+async def _replay_run(path: Path, run: int | str, key: str | None) -> RunReplay:
+    finder = _FinderCore(path)
+    try:
+        found = await finder.find_run(run)
+        store = await finder.store()
+        by_scope: dict[str, list[Any]] = {}
+        async for stored in store.log.read(run=found.uid):
+            event = stored.event
+            if isinstance(event, (MergeStarted, MergeStepApplied, MergeCompleted)):
+                by_scope.setdefault(event.scope, []).append(event)
+        report = RunReplay(found)
+        for events in by_scope.values():
+            report.scopes.append(_scope_replay(MergeTrace.from_events(events), key))
+        return report
+    finally:
+        await finder.close()
+
+
+def replay_run(path: Path, run: int | str, key: str | None = None) -> RunReplay:
+    """The merge audit of ``run``: applying order, each final key's chain, and exactness."""
+    return portal.call(_replay_run, path, run, key)
+
+
+async def _list_runs(path: Path, project: str | None) -> list[Run]:
+    finder = _FinderCore(path)
+    try:
+        return await (finder.get_runs_in_project(project) if project else finder.all_runs())
+    finally:
+        await finder.close()
+
+
+def list_runs(path: Path, project: str | None = None) -> list[Run]:
+    return portal.call(_list_runs, path, project)
+
+
+async def _with_store(path: Path, must_exist: bool = True) -> Store:
+    if must_exist and not path.exists():
+        raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
+    return await Store.open(path)
+
+
+async def _rebuild(path: Path) -> tuple[int, float]:
+    store = await _with_store(path)
+    try:
+        start = time.perf_counter()
+        count = await store.rebuild()
+        return count, time.perf_counter() - start
+    finally:
+        await store.close()
+
+
+def rebuild_database(path: Path) -> tuple[int, float]:
+    """Drop and re-derive every projection; returns (events applied, seconds)."""
+    return portal.call(_rebuild, path)
+
+
+async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
+    for source in sources:
+        if not source.exists():
+            raise DatabaseError(source, "no such database to merge from")
+    store = await _with_store(path, must_exist=False)
+    try:
+        return [(source, await store.merge(source)) for source in sources]
+    finally:
+        await store.close()
+
+
+def merge_databases(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
+    """Append the events of ``sources`` that ``path`` lacks; returns how many each added."""
+    return portal.call(_merge, path, sources)
+
+
+async def _verify(path: Path) -> tuple[int, list[str]]:
+    store = await _with_store(path)
+    problems: list[str] = []
+    count = 0
+    try:
+        previous = 0
+        async with store.log.connection.execute(
+            "SELECT seq, event_id, run, type, payload FROM events ORDER BY seq"
+        ) as cursor:
+            async for seq, event_id, run, tag, payload in cursor:
+                count += 1
+                if seq != previous + 1:
+                    problems.append(f"sequence jumps from {previous} to {seq}")
+                previous = seq
+                try:
+                    event = decode_event(payload)
+                except Exception as exc:
+                    problems.append(f"event {seq}: payload does not decode ({exc})")
+                    continue
+                if (event.event_id, event.run, event_tag(event)) != (event_id, run, tag):
+                    problems.append(f"event {seq}: envelope does not match its payload")
+        problems += await _compare_with_fresh_derivation(store)
+    finally:
+        await store.close()
+    return count, problems
+
+
+async def _compare_with_fresh_derivation(store: Store) -> list[str]:
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="ato-verify-") as folder:
+        fresh_path = Path(folder) / "fresh.db"
+        fresh = await Store.open(fresh_path)
+        try:
+            await fresh.merge(store.path)
+        finally:
+            await fresh.close()
+        db = store.log.connection
+        await db.execute("ATTACH DATABASE ? AS fresh", (str(fresh_path),))
+        try:
+            for table in TABLES:
+                for a, b, what in (("main", "fresh", "not in a fresh derivation"), ("fresh", "main", "missing")):
+                    async with db.execute(
+                        f"SELECT COUNT(*) FROM (SELECT * FROM {a}.{table} EXCEPT SELECT * FROM {b}.{table})"
+                    ) as cursor:
+                        row = await cursor.fetchone()
+                    if row and row[0]:
+                        problems.append(f"projection {table}: {row[0]} rows {what}")
+        finally:
+            await db.execute("DETACH DATABASE fresh")
+    return problems
+
+
+def verify_database(path: Path) -> tuple[int, list[str]]:
+    """Check the log (sequence, ids, payloads) and that projections equal a fresh derivation."""
+    return portal.call(_verify, path)
