@@ -18,5 +18,13 @@ say python train.py hgh_lr   "(a typo: refused, with a suggestion)"
 python train.py hgh_lr || true
 say python report.py   "(what SQLFinder finds in ./experiments.db)"
 python "$here/report.py"
+say ato runs
+ato runs
+say ato replay 1   "(how run 1's config was built, key by key)"
+ato replay 1
+say ato replay 2 --key lr
+ato replay 2 --key lr
+say ato verify
+ato verify
 say python "$here/config_tour.py"
 python "$here/config_tour.py"

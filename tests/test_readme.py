@@ -48,3 +48,7 @@ def test_demo_runs_from_a_fresh_folder(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "lr=1.0 was set by: defaults (default) -> high_lr (named) -> scale_lr (lazy)" in result.stdout
+    assert "best run by accuracy: 2" in result.stdout
+    assert "scale_lr (lazy): 0.5 -> 1.0" in result.stdout  # ato replay 2 --key lr
+    assert result.stdout.count("replay: exact") == 2
+    assert "ok (" in result.stdout  # ato verify
