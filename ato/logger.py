@@ -38,6 +38,7 @@ from ato.errors import MetricValueError, TrackerError, UnknownRunError
 from ato.events.types import (
     ArtifactLogged,
     Event,
+    FingerprintRecorded,
     MetricsLogged,
     RunFinished,
     RunStarted,
@@ -45,6 +46,8 @@ from ato.events.types import (
     new_event_id,
 )
 from ato.events.values import encode_value
+from ato.fingerprints.runtime import RuntimeRecord
+from ato.fingerprints.tracing import watch_runtime
 from ato.store import Store
 from ato.structural_hash import structural_hash
 
@@ -101,7 +104,25 @@ class _LoggerCore:
         self._wake: anyio.Event | None = None
         self._writer_stopped: anyio.Event | None = None
         self._stopping = False
+        self._runtime: dict[str, RuntimeRecord] = {}
         _live_cores.add(self)
+
+    def record_runtime(self, trace_id: str, digest: str) -> None:
+        """Called by ``@runtime_trace`` functions (any thread) while this run is in progress."""
+        record = self._runtime.get(trace_id)
+        if record is None:
+            record = self._runtime[trace_id] = RuntimeRecord()
+        record.add(digest)
+
+    def _runtime_events(self) -> list[Event]:
+        records, self._runtime = self._runtime, {}
+        return [
+            FingerprintRecorded(
+                run=self.run_uid, trace_id=trace_id, kind="runtime", fingerprint=record.fingerprint,
+                detail=record.detail(),
+            )
+            for trace_id, record in sorted(records.items())
+        ]
 
     # -- the hot path (caller's thread) ---------------------------------------------------------
     def add(self, key: str, value: Any, step: int | None) -> int:
@@ -149,7 +170,9 @@ class _LoggerCore:
         run_id = await store.run_id(uid)
         assert run_id is not None
         self.run_uid, self.run_id, self._steps = uid, run_id, {}
+        self._runtime = {}
         self.state = LoggerState.RUNNING
+        watch_runtime(self, True)
         self._stopping = False
         self._wake = anyio.Event()
         self._writer_stopped = anyio.Event()
@@ -222,8 +245,9 @@ class _LoggerCore:
         self._require_running("finish")
         await self._stop_writer()
         await self.flush()
+        watch_runtime(self, False)
         assert self._store is not None
-        await self._store.append([RunFinished(run=self.run_uid, status=status)])
+        await self._store.append([*self._runtime_events(), RunFinished(run=self.run_uid, status=status)])
         self.state = LoggerState.IDLE
 
     async def close(self) -> None:
@@ -231,6 +255,9 @@ class _LoggerCore:
         if self.state is LoggerState.RUNNING:
             await self._stop_writer()
             await self.flush()
+            watch_runtime(self, False)
+            if self._runtime and self._store is not None:
+                await self._store.append(self._runtime_events())
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -284,10 +311,12 @@ def _as_number(key: str, value: Any, step: int | None) -> float:
 
 
 def _run_context(config: ADict) -> list[Event]:
-    """Events that travel with a new run: the merge traces of the scopes running it."""
+    """Events that travel with a new run: the environment and code fingerprints, and the merge
+    traces of the scopes running it."""
+    from ato.fingerprints.tracing import fingerprint_events
     from ato.scope import active_scopes
 
-    events: list[Event] = []
+    events: list[Event] = list(fingerprint_events())
     seen: set[int] = set()
     for scope in active_scopes():
         trace = scope._trace

@@ -35,6 +35,9 @@ from ato.structural_hash import structural_hash
 
 __all__ = [
     "KeyHistory",
+    "flatten",
+    "same",
+    "snapshot_value",
     "MergeTrace",
     "ReplayResult",
     "TraceRecorder",
@@ -128,6 +131,21 @@ def _encode_path(path: _Path) -> _Path:
     if all(type(key) is str for key in path):
         return path
     return tuple(encode_value(key) for key in path)
+
+
+def flatten(config: Mapping[Any, Any]) -> dict[_Path, Any]:
+    """``{path: snapshot}`` of every leaf (an empty mapping is a leaf); compare with :func:`same`."""
+    return _flatten(config, (), {})
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether two snapshots hold equal values of equal types (floats bit for bit)."""
+    return _same(a, b)
+
+
+def snapshot_value(snap: Any) -> Any:
+    """The value a snapshot stands for."""
+    return decode_value(_tree(snap))
 
 
 def apply_change(config: ADict, change: KeyChange) -> None:

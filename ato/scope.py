@@ -113,16 +113,14 @@ class _LazyBlock:
 # -- injection shared by Scope and MultiScope --------------------------------------------------------
 def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     signature = inspect.signature(fn)
+    # A function without a parameter named like a scope (the seed's `forward(model, x)`) is
+    # called as it is; the scope is still active while it runs.
     names = [scope.name for scope in scopes if scope.name in signature.parameters]
-    if not names:
-        wanted = " or ".join(repr(scope.name) for scope in scopes)
-        raise ConfigError(
-            f"{fn.__qualname__}() has no parameter named {wanted}, so there is nowhere to pass "
-            "the config; name the parameter after the scope"
-        )
     by_name = {scope.name: scope for scope in scopes}
 
     def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not names:
+            return kwargs
         try:
             given = signature.bind_partial(*args, **kwargs).arguments
         except TypeError:
@@ -242,6 +240,27 @@ class Scope:
     def __call__(self, fn: F) -> F:
         """``@scope``: pass this scope's merged config to the parameter named like the scope."""
         return _inject(fn, [self], self._ensure_applied)
+
+    # -- fingerprints -----------------------------------------------------------------------------
+    @staticmethod
+    def trace(trace_id: str | None = None, *, follow_calls: bool = True) -> Callable[[F], F]:
+        """``@scope.trace(trace_id=...)``: record the function's code fingerprint with every run
+        (see :mod:`ato.fingerprints.code` for what it ignores and what changes it)."""
+        from ato.fingerprints.tracing import static_trace
+
+        return static_trace(trace_id, follow_calls=follow_calls)
+
+    @staticmethod
+    def runtime_trace(
+        trace_id: str | None = None,
+        init_fn: Callable[[], Any] | None = None,
+        inspect_fn: Callable[[Any], Any] | None = None,
+    ) -> Callable[[F], F]:
+        """``@scope.runtime_trace(...)``: fingerprint what the function returns, call by call
+        (see :mod:`ato.fingerprints.runtime`); the function still returns its result."""
+        from ato.fingerprints.tracing import runtime_trace
+
+        return runtime_trace(trace_id, init_fn, inspect_fn)
 
     # -- merging ------------------------------------------------------------------------------------
     def apply(self, argv: Sequence[str] | None = None) -> ADict:

@@ -88,13 +88,14 @@ def test_config_is_merged_once_per_process(monkeypatch: pytest.MonkeyPatch) -> N
     assert calls == [1]
 
 
-def test_function_without_the_scope_parameter_is_refused() -> None:
+def test_function_without_the_scope_parameter_runs_as_it_is() -> None:
     scope = Scope(name="model")
-    with pytest.raises(ConfigError, match="has no parameter named 'model'"):
 
-        @scope
-        def train(config):  # type: ignore[no-untyped-def]
-            pass
+    @scope
+    def forward(net, x):  # type: ignore[no-untyped-def]
+        return net(x), active_scopes()
+
+    assert forward(lambda x: x * 2, 3) == (6, (scope,))
 
 
 def test_async_functions_get_the_config_and_see_their_scope() -> None:
