@@ -25,6 +25,7 @@ _EXAMPLES = {
     "rebuild": "ato rebuild --db sqlite:///experiments.db",
     "verify": "ato verify              # exit 1 and a report on any problem",
     "merge": "ato merge machine_b.db rank1.db   # append their events; running it twice adds nothing",
+    "diff": "ato diff 1 2            # why runs 1 and 2 differ, most likely cause first\n  ato diff 1 2 --json",
 }
 
 
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--metric", help="show this metric (default: the first the runs logged)")
     command("rebuild", "Drop every projection and derive it again from the log.")
     command("verify", "Check the log and that the projections equal a fresh derivation.")
+    diff = command("diff", "Explain why two runs differ: config, structure, code, runtime, environment, metrics.")
+    diff.add_argument("run_a", help="run id")
+    diff.add_argument("run_b", help="run id")
     merge = command("merge", "Append the events of other databases that this one lacks.")
     merge.add_argument("sources", nargs="+", metavar="SRC_DB", help="databases to merge from")
     return parser
@@ -170,6 +174,51 @@ def _replay(args: argparse.Namespace, path: Path) -> int:
     return 0 if report.exact else 1
 
 
+def _diff(args: argparse.Namespace, path: Path) -> int:
+    from ato.diff import diff_runs
+
+    report = diff_runs(path, args.run_a, args.run_b)
+    if args.json:
+        _emit_json(report.to_json())
+        return 0
+    print(f"Why do runs {report.a.id} and {report.b.id} differ? (most likely cause first)\n")
+    if report.config:
+        print(f"config: {len(report.config)} key(s) differ")
+        for item in report.config:
+            print(f"  {item['key']}: {item['a']} [{item['set_by_a']}]  ->  {item['b']} [{item['set_by_b']}]")
+    else:
+        print("config: same values")
+    if report.structure:
+        print(f"structure: differs ({report.structure['a'][:12]} vs {report.structure['b'][:12]})")
+    else:
+        print("structure: same")
+    for item in report.code:
+        changed = ", ".join(item.get("changed", [])) or "recorded in only one run"
+        print(f"code: {item['trace_id']} changed ({changed})")
+    if not report.code:
+        print("code: same fingerprints")
+    for item in report.runtime:
+        where = item.get("first_divergent_call")
+        at = f"first diverged at call {where}" if where is not None else "recorded in only one run"
+        print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls)")
+    if not report.runtime:
+        print("runtime: same outputs")
+    if report.environment:
+        print(f"environment: {len(report.environment)} difference(s)")
+        for item in report.environment:
+            print(f"  {item['what']}: {item['a']} -> {item['b']}")
+    else:
+        print("environment: same")
+    for item in report.metrics:
+        first = item["first_difference"]
+        if first is None:
+            print(f"metric {item['key']}: identical")
+        else:
+            print(f"metric {item['key']}: first differs at step {first['step']} ({first['a']} vs {first['b']})")
+    print(f"\n{report.verdict}")
+    return 0
+
+
 def _rebuild(args: argparse.Namespace, path: Path) -> int:
     from ato.audit import rebuild_database
 
@@ -215,4 +264,5 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Path], int]] = {
     "rebuild": _rebuild,
     "verify": _verify,
     "merge": _merge,
+    "diff": _diff,
 }

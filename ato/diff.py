@@ -1,0 +1,216 @@
+"""Why did this result change? Everything two runs recorded, compared, most likely cause first.
+
+1. config values that differ, each with the step that set it on each side (from the merge trace);
+2. the structural hash;
+3. code fingerprints per trace id (and which part: the function itself, or a helper it calls);
+4. runtime fingerprints per trace id, with the first call at which the outputs diverged;
+5. the environment: Python, platform, package versions, frameworks, variables, git state;
+6. for each metric both runs logged, the first step at which the values differ.
+
+When only the metrics differ, the answer says so: the code, config and environment were the
+same, which points at non-determinism (seeds, data order, nondeterministic kernels).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ato import portal
+from ato.events.types import MergeCompleted, MergeStarted, MergeStepApplied
+from ato.finder import Run, _FinderCore
+from ato.fingerprints.runtime import first_divergence
+from ato.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
+
+__all__ = ["RunDiff", "diff_runs"]
+
+_pack = struct.Struct("<d").pack
+
+
+@dataclass
+class RunDiff:
+    """The differences between two runs, section by section (empty sections: no difference)."""
+
+    a: Run
+    b: Run
+    config: list[dict[str, Any]] = field(default_factory=list)
+    structure: dict[str, str] | None = None
+    code: list[dict[str, Any]] = field(default_factory=list)
+    runtime: list[dict[str, Any]] = field(default_factory=list)
+    environment: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def causes(self) -> bool:
+        """Whether anything other than the metrics differs."""
+        return bool(self.config or self.structure or self.code or self.runtime or self.environment)
+
+    @property
+    def verdict(self) -> str:
+        if self.causes:
+            return "differences found; the first sections are the likeliest causes"
+        if any(m["first_difference"] is not None for m in self.metrics):
+            return (
+                "config, code, runtime outputs and environment are the same; only the metrics differ: "
+                "this points at non-determinism (seeds, data order, nondeterministic kernels)"
+            )
+        return "no recorded difference"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a.id,
+            "b": self.b.id,
+            "config": self.config,
+            "structure": self.structure,
+            "code": self.code,
+            "runtime": self.runtime,
+            "environment": self.environment,
+            "metrics": self.metrics,
+            "verdict": self.verdict,
+        }
+
+
+def diff_runs(path: Path, a: int | str, b: int | str) -> RunDiff:
+    """Compare runs ``a`` and ``b`` of the database at ``path``."""
+    return portal.call(_diff, path, a, b)
+
+
+async def _diff(path: Path, a_id: int | str, b_id: int | str) -> RunDiff:
+    finder = _FinderCore(path)
+    try:
+        a, b = await finder.find_run(a_id), await finder.find_run(b_id)
+        result = RunDiff(a, b)
+        traces = (await _traces(finder, a), await _traces(finder, b))
+        result.config = _config_differences(a, b, traces)
+        if a.structural_hash != b.structural_hash:
+            result.structure = {"a": a.structural_hash, "b": b.structural_hash}
+        prints = (await _fingerprints(finder, a), await _fingerprints(finder, b))
+        result.code = _code_differences(*prints)
+        result.runtime = _runtime_differences(*prints)
+        result.environment = _environment_differences(*prints)
+        for key in sorted(set(a.metrics) & set(b.metrics)):
+            series = (await finder.get_metrics(a.id, key), await finder.get_metrics(b.id, key))
+            result.metrics.append({"key": key, "first_difference": _first_metric_difference(*series)})
+        return result
+    finally:
+        await finder.close()
+
+
+async def _traces(finder: _FinderCore, run: Run) -> list[MergeTrace]:
+    store = await finder.store()
+    by_scope: dict[str, list[Any]] = {}
+    async for stored in store.log.read(run=run.uid):
+        if isinstance(stored.event, (MergeStarted, MergeStepApplied, MergeCompleted)):
+            by_scope.setdefault(stored.event.scope, []).append(stored.event)
+    return [MergeTrace.from_events(events) for events in by_scope.values()]
+
+
+def _set_by(traces: list[MergeTrace], key: str) -> str:
+    for trace in traces:
+        winner = trace.history(key).winner
+        if winner is not None:
+            return f"{winner.step} ({winner.kind})"
+    return "not set by a scope"
+
+
+def _config_differences(a: Run, b: Run, traces: tuple[list[MergeTrace], list[MergeTrace]]) -> list[dict[str, Any]]:
+    flat_a, flat_b = flatten(a.config), flatten(b.config)
+    differences = []
+    for path in [*flat_a, *(p for p in flat_b if p not in flat_a)]:
+        left, right = flat_a.get(path), flat_b.get(path)
+        if path in flat_a and path in flat_b and same(left, right):
+            continue
+        key = format_path(path)
+        differences.append(
+            {
+                "key": key,
+                "a": repr(snapshot_value(left)) if path in flat_a else None,
+                "b": repr(snapshot_value(right)) if path in flat_b else None,
+                "set_by_a": _set_by(traces[0], key) if path in flat_a else "absent",
+                "set_by_b": _set_by(traces[1], key) if path in flat_b else "absent",
+            }
+        )
+    return differences
+
+
+async def _fingerprints(finder: _FinderCore, run: Run) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    rows = await finder._rows(
+        "SELECT trace_id, kind, fingerprint, detail FROM fingerprints WHERE run_id = ?", (run.id,)
+    )
+    return {(trace_id, kind): (fingerprint, json.loads(detail)) for trace_id, kind, fingerprint, detail in rows}
+
+
+def _code_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
+    out = []
+    for trace_id, kind in sorted(set(a) | set(b)):
+        if kind != "static":
+            continue
+        left, right = a.get((trace_id, kind)), b.get((trace_id, kind))
+        if left is not None and right is not None and left[0] == right[0]:
+            continue
+        entry: dict[str, Any] = {
+            "trace_id": trace_id,
+            "a": left[0] if left else None,
+            "b": right[0] if right else None,
+        }
+        if left and right:
+            changed = []
+            if left[1].get("own") != right[1].get("own"):
+                changed.append("the function itself")
+            calls_a, calls_b = left[1].get("calls", {}), right[1].get("calls", {})
+            changed += [f"helper {name}()" for name in sorted(set(calls_a) | set(calls_b))
+                        if calls_a.get(name) != calls_b.get(name)]
+            entry["changed"] = changed
+        out.append(entry)
+    return out
+
+
+def _runtime_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
+    out = []
+    for trace_id, kind in sorted(set(a) | set(b)):
+        if kind != "runtime":
+            continue
+        left, right = a.get((trace_id, kind)), b.get((trace_id, kind))
+        if left is not None and right is not None and left[0] == right[0]:
+            continue
+        entry: dict[str, Any] = {
+            "trace_id": trace_id,
+            "calls_a": left[1]["calls"] if left else 0,
+            "calls_b": right[1]["calls"] if right else 0,
+        }
+        if left and right:
+            entry["first_divergent_call"] = first_divergence(left[1]["digests"], right[1]["digests"])
+        out.append(entry)
+    return out
+
+
+def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
+    left = a.get(("environment", "environment"), (None, {}))[1]
+    right = b.get(("environment", "environment"), (None, {}))[1]
+    out = []
+    for field_name in ("python", "implementation", "platform", "machine"):
+        if left.get(field_name) != right.get(field_name):
+            out.append({"what": field_name, "a": left.get(field_name), "b": right.get(field_name)})
+    for section in ("packages", "frameworks", "variables"):
+        values_a, values_b = left.get(section) or {}, right.get(section) or {}
+        for name in sorted(set(values_a) | set(values_b)):
+            if values_a.get(name) != values_b.get(name):
+                out.append({"what": f"{section[:-1] if section != 'variables' else 'variable'} {name}",
+                            "a": values_a.get(name), "b": values_b.get(name)})
+    git_a, git_b = left.get("git") or {}, right.get("git") or {}
+    for name in ("commit", "dirty", "diff_sha256"):
+        if git_a.get(name) != git_b.get(name):
+            out.append({"what": f"git {name}", "a": git_a.get(name), "b": git_b.get(name)})
+    return out
+
+
+def _first_metric_difference(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> dict[str, Any] | None:
+    series_a, series_b = dict(a), dict(b)
+    for step in sorted(set(series_a) | set(series_b)):
+        left, right = series_a.get(step), series_b.get(step)
+        if left is None or right is None or _pack(left) != _pack(right):
+            return {"step": step, "a": left, "b": right}
+    return None
