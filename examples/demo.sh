@@ -8,6 +8,8 @@ cp "$here/train.py" .
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 say() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
+say python "$here/config_tour.py"
+python "$here/config_tour.py"
 say python train.py manual
 python train.py manual
 say python train.py
@@ -26,5 +28,11 @@ say ato replay 2 --key lr
 ato replay 2 --key lr
 say ato verify
 ato verify
-say python "$here/config_tour.py"
-python "$here/config_tour.py"
+
+# A code change and a config change: edit the helper that train_epoch calls, then run again.
+sed -i 's|return 1 / (1 + np.exp(-z))|return 1 / (1 + np.exp(-np.clip(z, -5, 5)))|' train.py
+say "sed -i ... train.py   (sigmoid now clips its input)"
+say python train.py lr=0.2
+python train.py lr=0.2
+say ato diff 1 3   "(why did the result change?)"
+ato diff 1 3

@@ -53,13 +53,23 @@ def make_data(config, rng):
     return x, y
 
 
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@scope.runtime_trace(trace_id='predictions', inspect_fn=lambda p: p[:100])
+def predict(x, w):
+    return sigmoid(x @ w)
+
+
+@scope.trace(trace_id='train_epoch')
 def train_epoch(x, y, w, config, rng):
     order = rng.permutation(len(x))
     for start in range(0, len(x), config.batch_size):
         batch = order[start:start + config.batch_size]
-        p = 1 / (1 + np.exp(-x[batch] @ w))
+        p = sigmoid(x[batch] @ w)
         w -= config.lr * x[batch].T @ (p - y[batch]) / len(batch)
-    p = 1 / (1 + np.exp(-x @ w))
+    p = predict(x, w)
     loss = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
     return loss, np.mean((p > 0.5) == y)
 

@@ -52,3 +52,5 @@ def test_demo_runs_from_a_fresh_folder(tmp_path: Path) -> None:
     assert "scale_lr (lazy): 0.5 -> 1.0" in result.stdout  # ato replay 2 --key lr
     assert result.stdout.count("replay: exact") == 2
     assert "ok (" in result.stdout  # ato verify
+    assert "lr: 0.1 [defaults (default)]  ->  0.2 [lr=0.2 (cli)]" in result.stdout  # ato diff 1 3
+    assert "code: train_epoch changed (helper predict(), helper sigmoid())" in result.stdout
