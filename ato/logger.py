@@ -220,11 +220,12 @@ class _LoggerCore:
                 points[0:0] = batch
                 raise
 
-    async def append(self, event: Event) -> None:
+    async def append(self, *events: Event) -> None:
+        """Append events of the running run (after the buffered points, to keep the order)."""
         self._require_running("log")
         assert self._store is not None
-        await self.flush()  # keep the log in the order things happened
-        await self._store.append([event])
+        await self.flush()
+        await self._store.append([_with_run(event, self.run_uid) if not event.run else event for event in events])
 
     async def artifact(
         self, run_id: int | None, path: str | os.PathLike[str], data_type: str | None, metadata: Mapping[str, Any] | None
@@ -383,6 +384,10 @@ class SQLLogger:
     def flush(self) -> None:
         """Make every buffered point durable."""
         portal.call(self._core.flush)
+
+    def record(self, *events: Event) -> None:
+        """Append events to the running run (used by HyperBand for its decisions)."""
+        portal.call(self._core.append, *events)
 
     def finish(self, status: str = "completed") -> None:
         """Flush and end the run with ``status``."""

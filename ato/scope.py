@@ -22,6 +22,7 @@ Values keep the type they were typed with: ``lr=1`` is an int.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -335,6 +336,18 @@ class Scope:
             self._multi._ensure_applied()
         elif self._config is None:
             _run_from_command_line(self.apply, self.format_manual)
+
+    @contextlib.contextmanager
+    def _running_with(self, config: ADict) -> Iterator[None]:
+        """Act as if ``config`` were the merged config (one HyperBand trial), then restore."""
+        previous = self._config
+        self._config = config
+        token = _active.set((*_active.get(), self))
+        try:
+            yield
+        finally:
+            _active.reset(token)
+            self._config = previous
 
     # -- reading the result -------------------------------------------------------------------------------
     @property

@@ -1,0 +1,1 @@
+"""Hyperparameter search: grids from search spaces, successive halving, every decision an event."""
