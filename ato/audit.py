@@ -19,7 +19,15 @@ from ato import portal
 from ato.errors import DatabaseError
 from ato.events.codec import decode_event
 from ato.events.log import event_tag
-from ato.events.types import MergeCompleted, MergeStarted, MergeStepApplied
+from ato.events.types import (
+    HalvingDecided,
+    MergeCompleted,
+    MergeStarted,
+    MergeStepApplied,
+    SearchFinished,
+    SearchStarted,
+    TrialRecorded,
+)
 from ato.events.values import OpaqueValue, decode_value
 from ato.finder import Run, _FinderCore
 from ato.merge_trace import MergeTrace, format_path, replay
@@ -73,20 +81,72 @@ class ScopeReplay:
 
 
 @dataclass
+class SearchReplay:
+    """A recorded search: its rounds, and whether the trial metrics reproduce every decision."""
+
+    search: str
+    settings: dict[str, Any]
+    rounds: list[dict[str, Any]]
+    winner: int | None
+    metric: float | None
+    problems: list[str]
+
+    @property
+    def reproduces(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"search": self.search, "settings": self.settings, "rounds": self.rounds, "winner": self.winner,
+                "metric": self.metric, "reproduces": self.reproduces, "problems": self.problems}
+
+
+@dataclass
 class RunReplay:
     run: Run
     scopes: list[ScopeReplay] = field(default_factory=list)
+    searches: list[SearchReplay] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
-        return all(scope.exact for scope in self.scopes)
+        return all(scope.exact for scope in self.scopes) and all(s.reproduces for s in self.searches)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run": {"id": self.run.id, "uid": self.run.uid, "project": self.run.project, "status": self.run.status},
             "scopes": [scope.to_json() for scope in self.scopes],
+            "searches": [search.to_json() for search in self.searches],
             "exact": self.exact,
         }
+
+
+def _search_replay(events: list[Any]) -> SearchReplay:
+    """Feed the recorded trial metrics through a fresh schedule and compare its decisions."""
+    from ato.hyperopt.schedule import HalvingSchedule
+
+    started = next(e for e in events if isinstance(e, SearchStarted))
+    trials = [e for e in events if isinstance(e, TrialRecorded)]
+    halvings = sorted((e for e in events if isinstance(e, HalvingDecided)), key=lambda e: e.round)
+    finished = next((e for e in events if isinstance(e, SearchFinished)), None)
+    settings = dict(started.settings)
+    schedule = HalvingSchedule(settings["trials"], settings["halving_rate"], settings["num_min_samples"], settings["mode"])
+    problems: list[str] = []
+    rounds = []
+    for recorded in halvings:
+        metrics = {t.trial: t.metric for t in trials if t.round == recorded.round}
+        try:
+            decision = schedule.report(metrics)
+        except ValueError as exc:
+            problems.append(f"round {recorded.round}: {exc}")
+            break
+        if (decision.kept, decision.dropped) != (list(recorded.kept), list(recorded.dropped)):
+            problems.append(f"round {recorded.round}: the recorded metrics give a different decision")
+        failed = sum(1 for t in trials if t.round == recorded.round and t.metric is None)
+        rounds.append({"round": recorded.round, "trials": len(metrics), "kept": list(recorded.kept),
+                       "dropped": len(recorded.dropped), "cutoff": recorded.cutoff, "failed": failed})
+    if finished is not None and schedule.winner != finished.winner:
+        problems.append(f"recorded winner {finished.winner}, replayed winner {schedule.winner}")
+    return SearchReplay(started.search, settings, rounds, finished.winner if finished else None,
+                        finished.metric if finished else None, problems)
 
 
 def _jsonable(value: Any) -> Any:
@@ -152,13 +212,17 @@ async def _replay_run(path: Path, run: int | str, key: str | None) -> RunReplay:
         found = await finder.find_run(run)
         store = await finder.store()
         by_scope: dict[str, list[Any]] = {}
+        by_search: dict[str, list[Any]] = {}
         async for stored in store.log.read(run=found.uid):
             event = stored.event
             if isinstance(event, (MergeStarted, MergeStepApplied, MergeCompleted)):
                 by_scope.setdefault(event.scope, []).append(event)
+            elif isinstance(event, (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)):
+                by_search.setdefault(event.search, []).append(event)
         report = RunReplay(found)
         for events in by_scope.values():
             report.scopes.append(_scope_replay(MergeTrace.from_events(events), key))
+        report.searches = [_search_replay(events) for events in by_search.values()]
         return report
     finally:
         await finder.close()

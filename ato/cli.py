@@ -148,6 +148,22 @@ def _replay(args: argparse.Namespace, path: Path) -> int:
         return 0 if report.exact else 1
     run = report.run
     print(f"run {run.id} ({run.uid[:12]}), project {run.project}, {run.status}")
+    for search in report.searches:
+        print(f"\n[Search {search.search[:12]}]  {search.settings.get('trials')} trials, "
+              f"halving_rate {search.settings.get('halving_rate')}, mode {search.settings.get('mode')}")
+        print("(Rounds)")
+        for item in search.rounds:
+            cutoff = f", cut-off {item['cutoff']:.6g}" if item["cutoff"] is not None else ""
+            failed = f", {item['failed']} failed" if item["failed"] else ""
+            print(f"  round {item['round']}: {item['trials']} trials, kept {len(item['kept'])}, "
+                  f"dropped {item['dropped']}{cutoff}{failed}")
+        print(f"  winner: trial {search.winner} (metric {search.metric})")
+        if search.reproduces:
+            print("search replay: the recorded metrics reproduce every decision")
+        else:
+            print("search replay: NOT reproduced")
+            for problem in search.problems:
+                print(f"  - {problem}")
     if not report.scopes:
         print("no merge trace: this run was not started inside a @scope function")
         return 0
