@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench lint clean
 
 $(VENV)/.ato-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ $(VENV)/.ato-bench-installed: $(VENV)/.ato-test-installed
 
 bench: $(VENV)/.ato-bench-installed $(VENV)-ref/.installed
 	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) $$script; done
+
+lint: $(VENV)/.ato-test-installed
+	$(PIP) mypy ruff
+	$(VENV)/bin/ruff check ato tests bench --select E,F,W,I --ignore E501,E225
+	$(VENV)/bin/mypy ato --ignore-missing-imports
 
 clean:
 	rm -rf $(VENV) $(VENV)-ref demo-run .pytest_cache .hypothesis

@@ -151,7 +151,7 @@ def snapshot_value(snap: Any) -> Any:
 def apply_change(config: ADict, change: KeyChange) -> None:
     """Apply one recorded change to ``config`` in place (the inverse of a snapshot diff)."""
     path = [decode_value(key) for key in change.path]
-    parents = [config]
+    parents: list[dict[Any, Any]] = [config]
     for key in path[:-1]:
         child = parents[-1].get(key)
         if not isinstance(child, dict):

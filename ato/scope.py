@@ -477,7 +477,7 @@ class MultiScope:
 
 # -- helpers -------------------------------------------------------------------------------------------
 def _assign(config: ADict, assignment: Assignment, scope: str) -> None:
-    target = config
+    target: dict[Any, Any] = config
     key = assignment.key
     for depth, part in enumerate(key[:-1]):
         child = target.get(part)

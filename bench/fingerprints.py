@@ -102,7 +102,6 @@ def main() -> None:
     print(f"{'method':40} {'GB/s':>8} {'vs pickle+sha256':>17}")
     for name, seconds in rows:
         print(f"{name:40} {SIZE / seconds / 1e9:8.2f} {reference / seconds:16.1f}x")
-    del array
 
     from ato.fingerprints import code as code_module
 

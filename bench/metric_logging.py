@@ -137,8 +137,9 @@ def bench_mlflow(folder: Path) -> Result | str:
 
 
 def _bench_mlflow(folder: Path) -> Result:
-    import mlflow
     import logging
+
+    import mlflow
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.ERROR)

@@ -12,7 +12,6 @@ import pytest
 import ato
 from ato._version import __version__
 
-
 PUBLIC = {"ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"}
 
 

@@ -123,7 +123,7 @@ class SQLiteEventLog:
             async with self.connection.execute(
                 f"SELECT seq, payload FROM events WHERE {where} ORDER BY seq LIMIT {batch}", params
             ) as cursor:
-                rows = await cursor.fetchall()
+                rows = list(await cursor.fetchall())
             for seq, payload in rows:
                 yield seq, payload
             if len(rows) < batch:

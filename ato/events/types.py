@@ -71,7 +71,7 @@ class KeyChange(msgspec.Struct, frozen=True, omit_defaults=True):
     new: Any | UnsetType = UNSET
 
 
-class MergeStarted(Event, tag="merge.started"):
+class MergeStarted(Event, frozen=True, tag="merge.started"):
     """A scope began merging its config, from ``initial`` (encoded), for this command line."""
 
     scope: str
@@ -79,7 +79,7 @@ class MergeStarted(Event, tag="merge.started"):
     argv: tuple[str, ...] = ()
 
 
-class MergeStepApplied(Event, tag="merge.step"):
+class MergeStepApplied(Event, frozen=True, tag="merge.step"):
     """One step of a merge and every key it changed, in applying order."""
 
     scope: str
@@ -91,7 +91,7 @@ class MergeStepApplied(Event, tag="merge.step"):
     changes: tuple[KeyChange, ...] = ()
 
 
-class MergeCompleted(Event, tag="merge.completed"):
+class MergeCompleted(Event, frozen=True, tag="merge.completed"):
     """The merged config (encoded) and its structural hash."""
 
     scope: str
@@ -100,7 +100,7 @@ class MergeCompleted(Event, tag="merge.completed"):
 
 
 # -- runs ---------------------------------------------------------------------------------------------
-class RunStarted(Event, tag="run.started"):
+class RunStarted(Event, frozen=True, tag="run.started"):
     """A run began: its project, config (encoded), structural hash, tags and command line."""
 
     project: str
@@ -112,19 +112,19 @@ class RunStarted(Event, tag="run.started"):
     pid: int = 0
 
 
-class RunStatusChanged(Event, tag="run.status"):
+class RunStatusChanged(Event, frozen=True, tag="run.status"):
     """The run's status changed (``update_status``)."""
 
     status: str
 
 
-class RunFinished(Event, tag="run.finished"):
+class RunFinished(Event, frozen=True, tag="run.finished"):
     """The run ended with this status (``completed``, ``failed``, or the user's own)."""
 
     status: str
 
 
-class MetricsLogged(Event, tag="metrics.logged"):
+class MetricsLogged(Event, frozen=True, tag="metrics.logged"):
     """A batch of metric points of one run, as columns: point ``i`` is
     ``(keys[i], steps[i], values[i], times[i])``. One event per flush, not per point."""
 
@@ -134,7 +134,7 @@ class MetricsLogged(Event, tag="metrics.logged"):
     times: list[float]
 
 
-class ArtifactLogged(Event, tag="artifact.logged"):
+class ArtifactLogged(Event, frozen=True, tag="artifact.logged"):
     """A file (or URI) the run produced; size and SHA-256 where it is a local file."""
 
     path: str
@@ -144,7 +144,7 @@ class ArtifactLogged(Event, tag="artifact.logged"):
     sha256: str | None = None
 
 
-class FingerprintRecorded(Event, tag="fingerprint.recorded"):
+class FingerprintRecorded(Event, frozen=True, tag="fingerprint.recorded"):
     """A code (``kind="static"``) or runtime (``kind="runtime"``) fingerprint of a trace id."""
 
     trace_id: str
@@ -154,7 +154,7 @@ class FingerprintRecorded(Event, tag="fingerprint.recorded"):
 
 
 # -- searches ---------------------------------------------------------------------------------------
-class SearchStarted(Event, tag="search.started"):
+class SearchStarted(Event, frozen=True, tag="search.started"):
     """A hyperparameter search began: its id, the search space and settings (encoded)."""
 
     search: str
@@ -162,7 +162,7 @@ class SearchStarted(Event, tag="search.started"):
     settings: dict[str, Any] = {}
 
 
-class TrialRecorded(Event, tag="search.trial"):
+class TrialRecorded(Event, frozen=True, tag="search.trial"):
     """One trial of a search: its config (encoded) and metric, or the error it raised."""
 
     search: str
@@ -173,7 +173,7 @@ class TrialRecorded(Event, tag="search.trial"):
     error: str | None = None
 
 
-class HalvingDecided(Event, tag="search.halving"):
+class HalvingDecided(Event, frozen=True, tag="search.halving"):
     """A round of successive halving: which trials go on, which stop, and the cut-off metric."""
 
     search: str
@@ -183,7 +183,7 @@ class HalvingDecided(Event, tag="search.halving"):
     cutoff: float | None = None
 
 
-class SearchFinished(Event, tag="search.finished"):
+class SearchFinished(Event, frozen=True, tag="search.finished"):
     """The search's winner."""
 
     search: str

@@ -83,6 +83,13 @@ def _local_names(function: ast.AST) -> set[str]:
     return bound - declared_global
 
 
+def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return body[1:] or [ast.Pass()]
+    return body
+
+
 def _canonical_dump(source: str) -> str:
     tree = ast.parse(textwrap.dedent(source))
     function = next(
@@ -92,18 +99,11 @@ def _canonical_dump(source: str) -> str:
         function.name = "_"
         function.decorator_list = []
         function.returns = None
-        body = function.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            function.body = body[1:] or [ast.Pass()]
     for node in ast.walk(function):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             node.names.sort(key=lambda alias: (alias.name, alias.asname or ""))
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not function:
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            node.body = _without_docstring(node.body)
     canonical = _Canonical(_local_names(function)).visit(function)
     return ast.dump(canonical, annotate_fields=True, include_attributes=False)
 
@@ -140,13 +140,13 @@ def _is_project_function(value: Any) -> bool:
 
 
 def _called_helpers(fn: types.FunctionType) -> dict[str, types.FunctionType]:
-    helpers = {}
+    helpers: dict[str, types.FunctionType] = {}
     names = set(fn.__code__.co_names)
     for const in fn.__code__.co_consts:  # names used in nested functions and comprehensions
         if isinstance(const, types.CodeType):
             names.update(const.co_names)
     for name in sorted(names):
-        value = fn.__globals__.get(name, getattr(builtins, name, None))
+        value: Any = fn.__globals__.get(name, getattr(builtins, name, None))
         value = inspect.unwrap(value) if callable(value) else value
         if _is_project_function(value) and value is not fn:
             helpers[name] = value

@@ -57,7 +57,7 @@ def environment_fingerprint() -> tuple[str, dict[str, Any]]:
 def _packages() -> dict[str, str]:
     packages = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.name
         if name:
             packages[name.lower()] = dist.version
     return dict(sorted(packages.items()))

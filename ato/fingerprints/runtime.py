@@ -105,7 +105,7 @@ def _feed_numpy(h: Any, value: Any) -> None:
         return
     array = np.ascontiguousarray(array)
     h.update(b"A" + array.dtype.str.encode() + repr(array.shape).encode())
-    h.update(memoryview(array).cast("B") if array.size else b"")
+    h.update(array.data.cast("B") if array.size else b"")
 
 
 def _feed_torch(h: Any, tensor: Any) -> None:

@@ -24,7 +24,12 @@ from typing import Any
 
 from ato.adict import ADict
 from ato.errors import ConfigError
-from ato.events.types import HalvingDecided, SearchFinished, SearchStarted, TrialRecorded
+from ato.events.types import (
+    HalvingDecided,
+    SearchFinished,
+    SearchStarted,
+    TrialRecorded,
+)
 from ato.events.values import encode_value
 from ato.hyperopt.schedule import Decision, HalvingSchedule
 from ato.hyperopt.space import grid
