@@ -143,14 +143,19 @@ async def _fingerprints(finder: _FinderCore, run: Run) -> dict[tuple[str, str], 
     return {(trace_id, kind): (fingerprint, json.loads(detail)) for trace_id, kind, fingerprint, detail in rows}
 
 
+def _changed(a: dict[Any, Any], b: dict[Any, Any], kind: str) -> list[tuple[str, Any, Any]]:
+    """``(trace_id, left, right)`` for every ``kind`` fingerprint that differs or is one-sided."""
+    out = []
+    for trace_id, found in sorted({key for key in (*a, *b) if key[1] == kind}):
+        left, right = a.get((trace_id, found)), b.get((trace_id, found))
+        if left is None or right is None or left[0] != right[0]:
+            out.append((trace_id, left, right))
+    return out
+
+
 def _code_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
     out = []
-    for trace_id, kind in sorted(set(a) | set(b)):
-        if kind != "static":
-            continue
-        left, right = a.get((trace_id, kind)), b.get((trace_id, kind))
-        if left is not None and right is not None and left[0] == right[0]:
-            continue
+    for trace_id, left, right in _changed(a, b, "static"):
         entry: dict[str, Any] = {
             "trace_id": trace_id,
             "a": left[0] if left else None,
@@ -170,12 +175,7 @@ def _code_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, An
 
 def _runtime_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
     out = []
-    for trace_id, kind in sorted(set(a) | set(b)):
-        if kind != "runtime":
-            continue
-        left, right = a.get((trace_id, kind)), b.get((trace_id, kind))
-        if left is not None and right is not None and left[0] == right[0]:
-            continue
+    for trace_id, left, right in _changed(a, b, "runtime"):
         entry: dict[str, Any] = {
             "trace_id": trace_id,
             "calls_a": left[1]["calls"] if left else 0,

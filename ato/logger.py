@@ -23,7 +23,6 @@ import socket
 import sys
 import time
 import warnings
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -60,17 +59,18 @@ class LoggerState(enum.Enum):
     CLOSED = "closed"  # closed for good
 
 
-_live_cores: weakref.WeakSet[_LoggerCore] = weakref.WeakSet()
+# Cores with an open database, held strongly so that a logger dropped mid-run still has its
+# buffered points flushed at exit.
+_open_cores: set[_LoggerCore] = set()
 
 
-def _close_live_cores() -> None:
+def _close_open_cores() -> None:
     """At exit: flush what is buffered and close every database (runs keep their status)."""
-    for core in list(_live_cores):
-        if core._store is not None:
-            portal.call(core.close)
+    for core in list(_open_cores):
+        portal.call(core.close)
 
 
-portal.at_exit(_close_live_cores)
+portal.at_exit(_close_open_cores)
 
 
 class _LoggerCore:
@@ -105,7 +105,6 @@ class _LoggerCore:
         self._writer_stopped: anyio.Event | None = None
         self._stopping = False
         self._runtime: dict[str, RuntimeRecord] = {}
-        _live_cores.add(self)
 
     def record_runtime(self, trace_id: str, digest: str) -> None:
         """Called by ``@runtime_trace`` functions (any thread) while this run is in progress."""
@@ -146,6 +145,7 @@ class _LoggerCore:
         if self._store is None:
             self._store = await Store.open(self.path)
             self._lock = anyio.Lock()
+            _open_cores.add(self)
         return self._store
 
     async def start_run(self, tags: Sequence[str], context: list[Event]) -> int:
@@ -250,6 +250,13 @@ class _LoggerCore:
         assert self._store is not None
         await self._store.append([*self._runtime_events(), RunFinished(run=self.run_uid, status=status)])
         self.state = LoggerState.IDLE
+        await self._close_store()  # a next run() reopens it
+
+    async def _close_store(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+        _open_cores.discard(self)
 
     async def close(self) -> None:
         """Flush, stop the writer, close the database (the run keeps its status)."""
@@ -259,9 +266,7 @@ class _LoggerCore:
             watch_runtime(self, False)
             if self._runtime and self._store is not None:
                 await self._store.append(self._runtime_events())
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
+        await self._close_store()
         self.state = LoggerState.CLOSED
 
     async def _stop_writer(self) -> None:
@@ -481,9 +486,11 @@ class AsyncSQLLogger:
 
 
 def _warn_unclosed(core: _LoggerCore, name: str, fix: str) -> None:
-    if core.state is LoggerState.CLOSED or core._store is None:
+    # A finished run that was never closed is fine (the seed never calls close(); exit closes).
+    if core.state is not LoggerState.RUNNING:
         return
     # Only warn: blocking on the loop from a finalizer can deadlock. Exit still flushes and closes.
     warnings.warn(
-        f"{name} for {core.path} was never closed; use `{fix}` or call close()", ResourceWarning, stacklevel=2
+        f"{name} for {core.path} was dropped with run {core.run_id} still running; use `{fix}` "
+        "or call finish()", ResourceWarning, stacklevel=2
     )
