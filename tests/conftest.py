@@ -23,6 +23,20 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def every_database_verifies(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, ``ato verify`` must pass on every database it left behind."""
+    yield
+    folder = request.node.funcargs.get("tmp_path")
+    if folder is None or request.node.get_closest_marker("broken_database"):
+        return
+    from ato.audit import verify_database
+
+    for path in sorted(Path(folder).rglob("*.db")):
+        events, problems = verify_database(path)
+        assert problems == [], f"ato verify {path}: {problems}"
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "experiments.db"

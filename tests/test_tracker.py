@@ -574,6 +574,7 @@ def _real_sqlite_error(db: Path, how: str) -> sqlite3.Error:
     raise AssertionError("SQLite did not fail")
 
 
+@pytest.mark.broken_database
 @pytest.mark.parametrize(
     ("how", "error", "advice"),
     [
@@ -593,6 +594,7 @@ def test_driver_errors_become_ato_errors_with_advice(db: Path, how: str, error: 
     assert str(db) in str(info.value) and advice in str(info.value)
 
 
+@pytest.mark.broken_database
 def test_garbage_file_is_refused_by_the_logger_and_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "experiments.db"
     db.write_bytes(b"not sqlite" * 1000)
