@@ -109,6 +109,36 @@ def test_seed_fingerprint_examples() -> None:
     prints = [code_fingerprint(f)[0] for f in (train_v1, train_v2, completely_different_name, train_v3)]
     assert prints[0] == prints[1] == prints[2] != prints[3]
 
+    # Original implementation
+    @scope.trace(trace_id='forward_pass')
+    @scope
+    def forward(model, x):  # type: ignore[no-untyped-def]
+        out = model(x)
+        return out
+
+    original = forward
+
+    # Safe refactoring: Added comments, changed variable name, different whitespace
+    @scope.trace(trace_id='forward_pass')
+    @scope
+    def forward(model,x):  # type: ignore[no-untyped-def]  # noqa: E231, F811
+        # Forward pass through model
+        result=model(x)  # No spaces  # noqa: E225
+        return result
+
+    safe = forward
+
+    # Unsafe refactoring: Logic changed
+    @scope.trace(trace_id='forward_pass')
+    @scope
+    def forward(model, x):  # type: ignore[no-untyped-def]  # noqa: F811
+        features = model.backbone(x)  # Now calling backbone + head separately!
+        logits = model.head(features)
+        return logits
+
+    assert code_fingerprint(original)[0] == code_fingerprint(safe)[0] != code_fingerprint(forward)[0]
+    assert original(lambda x: x + 1, 1) == 2  # @scope on a function without `config` still runs
+
 
 def helper_double(x):  # type: ignore[no-untyped-def]
     return x * 2
