@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ato.adict import ADict
+
+# Shared, noisy machines: no per-example deadline (speed is measured in bench/, not here).
+settings.register_profile("ato", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ato")
 
 ROOT = Path(__file__).resolve().parent.parent
 
