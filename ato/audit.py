@@ -21,16 +21,13 @@ from ato.events.codec import decode_event
 from ato.events.log import event_tag
 from ato.events.types import (
     HalvingDecided,
-    MergeCompleted,
-    MergeStarted,
-    MergeStepApplied,
     SearchFinished,
     SearchStarted,
     TrialRecorded,
 )
 from ato.events.values import OpaqueValue, decode_value
 from ato.finder import Run, _FinderCore
-from ato.merge_trace import MergeTrace, format_path, replay
+from ato.merge_trace import MergeTrace, flatten, format_path, replay, snapshot_value
 from ato.projections.tables import TABLES
 from ato.store import Store
 
@@ -173,9 +170,9 @@ def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
         for s in trace.steps
     ]
     keys = []
-    final = _flat(result.config)
     histories = trace.provenance()
-    for name, value in final:
+    for path, snap in flatten(result.config).items():
+        name, value = format_path(path), snapshot_value(snap)
         if key is not None and name != key and not name.startswith(f"{key}.") and not name.startswith(f"{key}["):
             continue
         history = histories.get(name)
@@ -195,30 +192,11 @@ def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
     )
 
 
-def _flat(config: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for k, v in config.items():
-        path = (*prefix, k)
-        if isinstance(v, dict) and v:
-            out.extend(_flat(v, path))
-        else:
-            out.append((format_path(path), v))
-    return out
-
-
 async def _replay_run(path: Path, run: int | str, key: str | None) -> RunReplay:
     finder = _FinderCore(path)
     try:
         found = await finder.find_run(run)
-        store = await finder.store()
-        by_scope: dict[str, list[Any]] = {}
-        by_search: dict[str, list[Any]] = {}
-        async for stored in store.log.read(run=found.uid):
-            event = stored.event
-            if isinstance(event, (MergeStarted, MergeStepApplied, MergeCompleted)):
-                by_scope.setdefault(event.scope, []).append(event)
-            elif isinstance(event, (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)):
-                by_search.setdefault(event.search, []).append(event)
+        by_scope, by_search = await (await finder.store()).run_events(found.uid)
         report = RunReplay(found)
         for events in by_scope.values():
             report.scopes.append(_scope_replay(MergeTrace.from_events(events), key))
@@ -245,14 +223,8 @@ def list_runs(path: Path, project: str | None = None) -> list[Run]:
     return portal.call(_list_runs, path, project)
 
 
-async def _with_store(path: Path, must_exist: bool = True) -> Store:
-    if must_exist and not path.exists():
-        raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
-    return await Store.open(path)
-
-
 async def _rebuild(path: Path) -> tuple[int, float]:
-    store = await _with_store(path)
+    store = await Store.open_existing(path)
     try:
         start = time.perf_counter()
         count = await store.rebuild()
@@ -270,7 +242,7 @@ async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
     for source in sources:
         if not source.exists():
             raise DatabaseError(source, "no such database to merge from")
-    store = await _with_store(path, must_exist=False)
+    store = await Store.open(path)
     try:
         return [(source, await store.merge(source)) for source in sources]
     finally:
@@ -283,7 +255,7 @@ def merge_databases(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int
 
 
 async def _verify(path: Path) -> tuple[int, list[str]]:
-    store = await _with_store(path)
+    store = await Store.open_existing(path)
     problems: list[str] = []
     count = 0
     try:

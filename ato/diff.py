@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ato import portal
-from ato.events.types import MergeCompleted, MergeStarted, MergeStepApplied
 from ato.finder import Run, _FinderCore
 from ato.fingerprints.runtime import first_divergence
 from ato.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
@@ -100,11 +99,7 @@ async def _diff(path: Path, a_id: int | str, b_id: int | str) -> RunDiff:
 
 
 async def _traces(finder: _FinderCore, run: Run) -> list[MergeTrace]:
-    store = await finder.store()
-    by_scope: dict[str, list[Any]] = {}
-    async for stored in store.log.read(run=run.uid):
-        if isinstance(stored.event, (MergeStarted, MergeStepApplied, MergeCompleted)):
-            by_scope.setdefault(stored.event.scope, []).append(stored.event)
+    by_scope, _ = await (await finder.store()).run_events(run.uid)
     return [MergeTrace.from_events(events) for events in by_scope.values()]
 
 

@@ -22,7 +22,7 @@ import msgspec
 from ato import portal
 from ato.adict import ADict
 from ato.database import database_path
-from ato.errors import DatabaseError, UnknownRunError
+from ato.errors import UnknownRunError
 from ato.events.values import decode_value
 from ato.projections.tables import unpack_chunk
 from ato.store import Store
@@ -96,9 +96,7 @@ class _FinderCore:
 
     async def store(self) -> Store:
         if self._store is None:
-            if not self.path.exists():
-                raise DatabaseError(self.path, "no Ato database here (run a tracked script first, or pass --db)")
-            self._store = await Store.open(self.path)
+            self._store = await Store.open_existing(self.path)
         return self._store
 
     async def close(self) -> None:

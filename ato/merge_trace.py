@@ -30,7 +30,14 @@ from ato.events.types import (
     MergeStepApplied,
     StepKind,
 )
-from ato.events.values import OpaqueValue, decode_value, encode_value, opaque_paths
+from ato.events.values import (
+    _INT64_MIN,
+    _UINT64_MAX,
+    OpaqueValue,
+    decode_value,
+    encode_value,
+    opaque_paths,
+)
 from ato.structural_hash import structural_hash
 
 __all__ = [
@@ -48,7 +55,6 @@ __all__ = [
 _Path = tuple[Any, ...]
 _pack_float = struct.Struct("<d").pack
 _encode_msgpack = msgspec.msgpack.Encoder().encode
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
 class _Encoded:

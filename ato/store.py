@@ -11,8 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ato.errors import DatabaseError
 from ato.events.log import SQLiteEventLog, StoredEvent
-from ato.events.types import Event
+from ato.events.types import (
+    Event,
+    HalvingDecided,
+    MergeCompleted,
+    MergeStarted,
+    MergeStepApplied,
+    SearchFinished,
+    SearchStarted,
+    TrialRecorded,
+)
 from ato.projections.projector import Projector
 
 __all__ = ["Store"]
@@ -39,8 +49,27 @@ class Store:
             raise
         return store
 
+    @classmethod
+    async def open_existing(cls, path: Path) -> Store:
+        """Open a database that must already exist (readers must not create empty ones)."""
+        if not path.exists():
+            raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
+        return await cls.open(path)
+
     async def close(self) -> None:
         await self.log.close()
+
+    async def run_events(self, uid: str) -> tuple[dict[str, list[Event]], dict[str, list[Event]]]:
+        """A run's merge events by scope, and its search events by search id, in log order."""
+        scopes: dict[str, list[Event]] = {}
+        searches: dict[str, list[Event]] = {}
+        async for stored in self.log.read(run=uid):
+            event = stored.event
+            if isinstance(event, (MergeStarted, MergeStepApplied, MergeCompleted)):
+                scopes.setdefault(event.scope, []).append(event)
+            elif isinstance(event, (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)):
+                searches.setdefault(event.search, []).append(event)
+        return scopes, searches
 
     async def append(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Append ``events`` and project them, atomically."""
