@@ -92,3 +92,20 @@ def test_missing_reports_ids_not_held(db: Path) -> None:
             await log.close()
 
     assert anyio.run(missing) == {"nope"}
+
+
+def test_schema_creation_stays_inside_its_transaction(tmp_path: Path) -> None:
+    """``executescript`` would commit the open transaction: a catch-up after it would then run
+    without the write lock, and two processes opening one file could project an event twice."""
+    from ato.projections.projector import Projector
+
+    async def main() -> bool:
+        log = await SQLiteEventLog.open(tmp_path / "experiments.db")
+        try:
+            async with log.transaction():
+                await Projector(log.connection).rebuild(log)
+                return log.connection.in_transaction
+        finally:
+            await log.close()
+
+    assert anyio.run(main)

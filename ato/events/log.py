@@ -19,21 +19,21 @@ from ato.events.types import Event
 
 __all__ = ["SCHEMA", "SQLiteEventLog", "StoredEvent", "event_tag"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    run TEXT NOT NULL,
-    type TEXT NOT NULL,
-    at REAL NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_run ON events (run, seq);
-CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'the ato event log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'the ato event log is append-only'); END;
-"""
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        run TEXT NOT NULL,
+        type TEXT NOT NULL,
+        at REAL NOT NULL,
+        payload BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_by_run ON events (run, seq)",
+    """CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the ato event log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the ato event log is append-only'); END""",
+)
 
 
 def event_tag(event: Event) -> str:
@@ -61,8 +61,9 @@ class SQLiteEventLog:
         connection = await connect(path)
         log = cls(connection, path)
         try:
-            with translate_errors(path):
-                await connection.executescript(SCHEMA)
+            async with log.transaction():  # statement by statement: executescript would commit
+                for statement in SCHEMA:
+                    await connection.execute(statement)
         except BaseException:
             await connection.close()
             raise

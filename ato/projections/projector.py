@@ -51,7 +51,9 @@ class Projector:
         self._run_ids: dict[str, int] = {}
 
     async def create_tables(self) -> None:
-        await self.connection.executescript(SCHEMA)
+        """Create the tables that do not exist yet; call inside a transaction."""
+        for statement in SCHEMA:
+            await self.connection.execute(statement)
 
     async def position(self) -> int:
         async with self.connection.execute(
@@ -88,8 +90,9 @@ class Projector:
     async def rebuild(self, log: SQLiteEventLog) -> int:
         """Drop every derived table and derive it again from the whole log."""
         self._run_ids.clear()
-        await self.connection.executescript(DROP)
-        await self.connection.executescript(SCHEMA)
+        for statement in DROP:
+            await self.connection.execute(statement)
+        await self.create_tables()
         return await self.catch_up(log)
 
     async def run_id(self, uid: str) -> int | None:

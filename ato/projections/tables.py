@@ -49,7 +49,7 @@ TABLES = (
     "projection_position",
 )
 
-SCHEMA = """
+_SCHEMA_SCRIPT = """
 CREATE TABLE IF NOT EXISTS projection_position (
     name TEXT PRIMARY KEY,
     position INTEGER NOT NULL
@@ -119,4 +119,7 @@ CREATE TABLE IF NOT EXISTS fingerprints (
 CREATE INDEX IF NOT EXISTS fingerprints_by_trace ON fingerprints (trace_id, kind);
 """
 
-DROP = "\n".join(f"DROP TABLE IF EXISTS {table};" for table in TABLES)
+# Statement by statement: ``executescript`` would commit the transaction it runs in, and schema
+# changes must be atomic with the catch-up that follows them.
+SCHEMA = tuple(statement.strip() for statement in _SCHEMA_SCRIPT.split(";") if statement.strip())
+DROP = tuple(f"DROP TABLE IF EXISTS {table}" for table in TABLES)
