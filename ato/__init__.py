@@ -11,20 +11,20 @@ from typing import TYPE_CHECKING, Any
 from ato._version import __version__
 
 if TYPE_CHECKING:
-    from ato.adict import ADict
-    from ato.finder import SQLFinder
-    from ato.logger import AsyncSQLLogger, SQLLogger
-    from ato.scope import MultiScope, Scope
+    from ato.config.adict import ADict
+    from ato.tracking.finder import SQLFinder
+    from ato.tracking.logger import AsyncSQLLogger, SQLLogger
+    from ato.config.scope import MultiScope, Scope
 
 __all__ = ["ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"]
 
 _LAZY = {
-    "ADict": "ato.adict",
-    "Scope": "ato.scope",
-    "MultiScope": "ato.scope",
-    "SQLLogger": "ato.logger",
-    "AsyncSQLLogger": "ato.logger",
-    "SQLFinder": "ato.finder",
+    "ADict": "ato.config.adict",
+    "Scope": "ato.config.scope",
+    "MultiScope": "ato.config.scope",
+    "SQLLogger": "ato.tracking.logger",
+    "AsyncSQLLogger": "ato.tracking.logger",
+    "SQLFinder": "ato.tracking.finder",
 }
 
 

@@ -158,7 +158,7 @@ def _bench_mlflow(folder: Path) -> Result:
 def bench_queries(folder: Path) -> tuple[float, float, int]:
     """find_best_run over 1,000,000 points in 100 runs, and a full projection rebuild."""
     from ato import SQLFinder, SQLLogger
-    from ato.store import Store
+    from ato.storage.store import Store
 
     url = f"sqlite:///{folder}/queries.db"
     for run in range(100):

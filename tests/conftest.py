@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ato.adict import ADict
+from ato.config.adict import ADict
 
 # Shared, noisy machines: no per-example deadline (speed is measured in bench/, not here).
 settings.register_profile("ato", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -35,7 +35,7 @@ def every_database_verifies(request: pytest.FixtureRequest) -> Iterator[None]:
     folder = request.node.funcargs.get("tmp_path")
     if folder is None or request.node.get_closest_marker("broken_database"):
         return
-    from ato.audit import verify_database
+    from ato.tracking.audit import verify_database
 
     for path in sorted(Path(folder).rglob("*.db")):
         events, problems = verify_database(path)

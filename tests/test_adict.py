@@ -9,7 +9,7 @@ import pickle
 
 import pytest
 
-from ato.adict import ADict
+from ato.config.adict import ADict
 from ato.errors import FrozenConfigError
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ato import xyz
-from ato.adict import ADict
+from ato.config import xyz
+from ato.config.adict import ADict
 from ato.errors import ConfigFileError
 
 SAMPLE = ADict(

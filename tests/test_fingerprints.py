@@ -16,7 +16,7 @@ import pytest
 from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment_fingerprint
 from ato.fingerprints.runtime import RuntimeRecord, first_divergence, runtime_digest
-from ato.scope import Scope
+from ato.config.scope import Scope
 from tests.conftest import run_script
 
 # Pairs of function sources: (name, a, b, same_fingerprint)
@@ -252,7 +252,7 @@ def test_environment_fingerprint_records_what_matters(tmp_path: Path) -> None:
 TRACKED = """
 import random
 import numpy as np
-from ato.scope import Scope
+from ato.config.scope import Scope
 from ato import SQLLogger, SQLFinder
 
 scope = Scope()

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ato.errors import CLIArgumentError
-from ato.literals import (
+from ato.config.literals import (
     Assignment,
     ManualRequest,
     ViewRequest,

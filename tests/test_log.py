@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from ato.errors import AppendOnlyError
-from ato.events.log import SQLiteEventLog
+from ato.storage.log import SQLiteEventLog
 from ato.events.types import RunStatusChanged
 
 

@@ -19,7 +19,7 @@ def test_all_is_exactly_the_public_surface() -> None:
     assert set(ato.__all__) == PUBLIC
     for name in ato.__all__:
         assert getattr(ato, name) is not None
-    assert ato.ADict.__module__ == "ato.adict"
+    assert ato.ADict.__module__ == "ato.config.adict"
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         ato.Nope  # noqa: B018
 
@@ -45,3 +45,32 @@ def test_import_ato_loads_neither_numpy_nor_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+SEED_PATHS = {
+    "ato.adict": ["ADict"],
+    "ato.scope": ["Scope", "MultiScope"],
+    "ato.xyz": ["dumps", "loads"],
+    "ato.db_routers.sql.manager": ["SQLLogger", "SQLFinder"],
+    "ato.hyperopt.hyperband": ["HyperBand", "DistributedHyperBand"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(SEED_PATHS))
+def test_the_seed_import_paths_still_work(module: str) -> None:
+    imported = __import__(module, fromlist=["_"])
+    for name in SEED_PATHS[module]:
+        assert getattr(imported, name) is getattr(ato, name, getattr(imported, name))
+        assert getattr(imported, name).__module__.split(".")[1] in {"config", "tracking", "hyperopt"}
+
+
+def test_adict_pickles_made_before_the_move_still_load() -> None:
+    import pickle
+    from pathlib import Path
+
+    data = (Path(__file__).parent / "data" / "adict_pickles_v0.pickle").read_bytes()
+    assert b"ato.adict" in data  # made when ADict lived in ato/adict.py
+    loaded = pickle.loads(data)
+    assert type(loaded["plain"]) is ato.ADict
+    assert loaded["plain"].model.layers == [1, 2, 3] and loaded["plain"].tags == ("a", "b")
+    assert pickle.loads(pickle.dumps(loaded["plain"])) == loaded["plain"]

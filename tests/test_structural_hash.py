@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ato.adict import ADict
-from ato.structural_hash import shape_of, structural_hash
+from ato.config.adict import ADict
+from ato.config.structural_hash import shape_of, structural_hash
 
 
 def test_seed_same_structure_different_values() -> None:
@@ -92,7 +92,7 @@ def test_argparse_and_omegaconf_hash_like_the_plain_dict() -> None:
 def test_hash_is_stable_across_processes_and_releases() -> None:
     # A golden value: if this changes, every stored structural hash in users' databases breaks.
     code = (
-        "from ato.adict import ADict;"
+        "from ato.config.adict import ADict;"
         "print(ADict(lr=0.1, epochs=100, model='resnet50', opt={'name': 'adam', 'betas': (0.9, 0.99)})"
         ".get_structural_hash())"
     )

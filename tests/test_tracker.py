@@ -17,19 +17,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ato.adict import ADict
+from ato.config.adict import ADict
 from ato.db_routers.sql.manager import AsyncSQLLogger, SQLFinder, SQLLogger
 from ato.errors import DatabaseError, MetricValueError, TrackerError
 from ato.events.codec import decode_event
 from ato.events.types import MergeCompleted, MergeStepApplied, MetricsLogged
-from ato.logger import LoggerState
-from ato.merge_trace import MergeTrace, replay
-from ato.store import Store
+from ato.tracking.logger import LoggerState
+from ato.config.merge_trace import MergeTrace, replay
+from ato.storage.store import Store
 from tests.conftest import run_script
 
 SEED_TRACKER = """
 from ato.db_routers.sql.manager import SQLLogger
-from ato.adict import ADict
+from ato.config.adict import ADict
 
 # Setup config
 config = ADict(
@@ -121,7 +121,7 @@ def test_seed_sql_tracker_example_runs_unchanged(tmp_path: Path) -> None:
 
 COMBINED = """
 import sys
-from ato.scope import Scope
+from ato.config.scope import Scope
 from ato.db_routers.sql.manager import SQLLogger
 
 scope = Scope()
@@ -585,7 +585,7 @@ def _real_sqlite_error(db: Path, how: str) -> sqlite3.Error:
 )
 def test_driver_errors_become_ato_errors_with_advice(db: Path, how: str, error: str, advice: str) -> None:
     import ato.errors
-    from ato.database import translate_errors
+    from ato.storage.database import translate_errors
 
     original = _real_sqlite_error(db, how)
     with pytest.raises(getattr(ato.errors, error)) as info:
@@ -606,7 +606,7 @@ def test_garbage_file_is_refused_by_the_logger_and_left_alone(tmp_path: Path) ->
 
 
 def test_locked_database_is_a_clear_error_and_keeps_points(config: ADict, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ato.database.BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("ato.storage.database.BUSY_TIMEOUT_S", 0.2)
     logger = SQLLogger(config, flush_interval=3600)
     run_id = logger.run()
     logger.log_metric("loss", 1.0, 0)
@@ -633,7 +633,7 @@ def test_finder_on_a_missing_database_says_so(tmp_path: Path) -> None:
 
 
 def test_database_url_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ato.database import database_path
+    from ato.storage.database import database_path
 
     monkeypatch.chdir(tmp_path)
     assert database_path(None) == tmp_path / "experiments.db"

@@ -1,4 +1,6 @@
-"""Event types: msgspec Structs with stable tags, one closed union, one encoder/decoder pair.
+"""Events: what the log stores. Event types (frozen msgspec Structs with stable tags, one closed
+union), the codec (one encoder/decoder pair), and the lossless encoding of config values.
 
-No I/O happens here; the append-only log that stores these events lives beside them.
+Pure: no I/O at all. May import :mod:`ato.errors` and nothing else of Ato; the log that stores
+these events is :mod:`ato.storage.log`.
 """

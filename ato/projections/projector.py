@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from ato.events.log import SQLiteEventLog, StoredEvent
+from ato.storage.log import SQLiteEventLog, StoredEvent
 from ato.events.types import (
     ArtifactLogged,
     Event,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ato.errors import DatabaseError
-from ato.events.log import SQLiteEventLog, StoredEvent
+from ato.storage.log import SQLiteEventLog, StoredEvent
 from ato.events.types import (
     Event,
     HalvingDecided,

@@ -15,10 +15,10 @@ from typing import Any
 
 from msgspec import UNSET
 
-from ato import portal
+from ato.storage import loop as portal
 from ato.errors import DatabaseError
 from ato.events.codec import decode_event
-from ato.events.log import event_tag
+from ato.storage.log import event_tag
 from ato.events.types import (
     HalvingDecided,
     SearchFinished,
@@ -26,10 +26,10 @@ from ato.events.types import (
     TrialRecorded,
 )
 from ato.events.values import OpaqueValue, decode_value
-from ato.finder import Run, _FinderCore
-from ato.merge_trace import MergeTrace, flatten, format_path, replay, snapshot_value
+from ato.tracking.finder import Run, _FinderCore
+from ato.config.merge_trace import MergeTrace, flatten, format_path, replay, snapshot_value
 from ato.projections.tables import TABLES
-from ato.store import Store
+from ato.storage.store import Store
 
 __all__ = [
     "KeyChain",

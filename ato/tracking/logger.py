@@ -2,15 +2,15 @@
 (``AsyncSQLLogger``).
 
 ``log_metric`` never touches the disk: it appends a point to an in-memory buffer and returns. A
-writer task on the tracker's loop (:mod:`ato.portal`) turns the buffer into one
+writer task on the tracker's loop (:mod:`ato.storage.loop`) turns the buffer into one
 ``metrics.logged`` event per flush, when ``batch_size`` points are waiting or ``flush_interval``
 seconds have passed. ``flush()`` and ``finish()`` make everything durable; interpreter exit
 flushes too. When ``max_buffer`` points are waiting, ``log_metric`` itself flushes before it
 returns (backpressure): nothing is ever dropped. A crash loses at most the unflushed window.
 
 The project is ``config.experiment.project_name`` (``"default"`` where absent); the database,
-see :mod:`ato.database`. A run started inside a ``@scope`` function records that scope's merge
-trace with it (:func:`ato.scope.active_scopes`); keys changed after the merge are recorded as one
+see :mod:`ato.storage.database`. A run started inside a ``@scope`` function records that scope's merge
+trace with it (:func:`ato.config.scope.active_scopes`); keys changed after the merge are recorded as one
 more step, so the run's config always replays.
 """
 
@@ -30,9 +30,9 @@ from typing import Any
 
 import anyio
 
-from ato import portal
-from ato.adict import ADict
-from ato.database import database_path
+from ato.storage import loop as portal
+from ato.config.adict import ADict
+from ato.storage.database import database_path
 from ato.errors import MetricValueError, TrackerError, UnknownRunError
 from ato.events.types import (
     ArtifactLogged,
@@ -47,8 +47,8 @@ from ato.events.types import (
 from ato.events.values import encode_value
 from ato.fingerprints.runtime import RuntimeRecord
 from ato.fingerprints.tracing import watch_runtime
-from ato.store import Store
-from ato.structural_hash import structural_hash
+from ato.storage.store import Store
+from ato.config.structural_hash import structural_hash
 
 __all__ = ["AsyncSQLLogger", "LoggerState", "SQLLogger"]
 
@@ -320,7 +320,7 @@ def _run_context(config: ADict) -> list[Event]:
     """Events that travel with a new run: the environment and code fingerprints, and the merge
     traces of the scopes running it."""
     from ato.fingerprints.tracing import fingerprint_events
-    from ato.scope import active_scopes
+    from ato.config.scope import active_scopes
 
     events: list[Event] = list(fingerprint_events())
     seen: set[int] = set()

@@ -27,9 +27,9 @@ from typing import Any
 import toml
 import yaml
 
-from ato import xyz
+from ato.config import xyz
 from ato.errors import ConfigFileError
-from ato.literals import format_literal
+from ato.config.literals import format_literal
 
 __all__ = ["dump_config", "load_config"]
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ato import portal
-from ato.finder import Run, _FinderCore
+from ato.storage import loop as portal
+from ato.tracking.finder import Run, _FinderCore
 from ato.fingerprints.runtime import first_divergence
-from ato.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
+from ato.config.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
 
 __all__ = ["RunDiff", "diff_runs"]
 

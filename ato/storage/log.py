@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from ato.database import connect, transaction, translate_errors
+from ato.storage.database import connect, transaction, translate_errors
 from ato.events.codec import decode_event, encode_event
 from ato.events.types import Event
 

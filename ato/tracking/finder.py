@@ -19,13 +19,13 @@ from typing import Any
 
 import msgspec
 
-from ato import portal
-from ato.adict import ADict
-from ato.database import database_path
+from ato.storage import loop as portal
+from ato.config.adict import ADict
+from ato.storage.database import database_path
 from ato.errors import UnknownRunError
 from ato.events.values import decode_value
 from ato.projections.tables import unpack_chunk
-from ato.store import Store
+from ato.storage.store import Store
 
 __all__ = ["MetricSummary", "Project", "Run", "SQLFinder"]
 

@@ -1,4 +1,4 @@
-"""The ``ato`` command. It parses arguments, calls :mod:`ato.audit`, and formats the answer.
+"""The ``ato`` command. It parses arguments, calls :mod:`ato.tracking.audit`, and formats the answer.
 
 Every subcommand takes ``--db URL`` (default: ``ATO_DB``, then ``sqlite:///experiments.db`` in the
 working directory) and ``--json``. On a terminal the output uses rich; piped, it is plain text.
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     handler: Callable[[argparse.Namespace, Path], int] = _HANDLERS[args.command]
     try:
-        from ato.database import database_path
+        from ato.storage.database import database_path
 
         return handler(args, database_path(args.db))
     except AtoError as exc:
@@ -115,7 +115,7 @@ def _when(timestamp: float | None) -> str:
 
 # -- commands -------------------------------------------------------------------------------------------
 def _runs(args: argparse.Namespace, path: Path) -> int:
-    from ato.audit import list_runs
+    from ato.tracking.audit import list_runs
 
     runs = list_runs(path, args.project)
     metric = args.metric or next((key for run in runs for key in sorted(run.metrics)), None)
@@ -140,7 +140,7 @@ def _runs(args: argparse.Namespace, path: Path) -> int:
 
 
 def _replay(args: argparse.Namespace, path: Path) -> int:
-    from ato.audit import replay_run
+    from ato.tracking.audit import replay_run
 
     report = replay_run(path, args.run, args.key)
     if args.json:
@@ -191,7 +191,7 @@ def _replay(args: argparse.Namespace, path: Path) -> int:
 
 
 def _diff(args: argparse.Namespace, path: Path) -> int:
-    from ato.diff import diff_runs
+    from ato.tracking.diff import diff_runs
 
     report = diff_runs(path, args.run_a, args.run_b)
     if args.json:
@@ -236,7 +236,7 @@ def _diff(args: argparse.Namespace, path: Path) -> int:
 
 
 def _rebuild(args: argparse.Namespace, path: Path) -> int:
-    from ato.audit import rebuild_database
+    from ato.tracking.audit import rebuild_database
 
     events, seconds = rebuild_database(path)
     if args.json:
@@ -247,7 +247,7 @@ def _rebuild(args: argparse.Namespace, path: Path) -> int:
 
 
 def _verify(args: argparse.Namespace, path: Path) -> int:
-    from ato.audit import verify_database
+    from ato.tracking.audit import verify_database
 
     events, problems = verify_database(path)
     if args.json:
@@ -262,8 +262,8 @@ def _verify(args: argparse.Namespace, path: Path) -> int:
 
 
 def _merge(args: argparse.Namespace, path: Path) -> int:
-    from ato.audit import merge_databases
-    from ato.database import database_path
+    from ato.tracking.audit import merge_databases
+    from ato.storage.database import database_path
 
     results = merge_databases(path, [database_path(source) for source in args.sources])
     if args.json:

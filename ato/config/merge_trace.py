@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from ato.adict import ADict
+from ato.config.adict import ADict
 from ato.events.types import (
     Event,
     KeyChange,
@@ -38,7 +38,7 @@ from ato.events.values import (
     encode_value,
     opaque_paths,
 )
-from ato.structural_hash import structural_hash
+from ato.config.structural_hash import structural_hash
 
 __all__ = [
     "KeyHistory",

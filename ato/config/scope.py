@@ -1,0 +1,518 @@
+"""Scope: priority-based config merging in which every step is recorded.
+
+A :class:`Scope` owns views (functions or mappings that set config keys), merges them in the
+order :mod:`ato.config.views` documents, applies the command line (:mod:`ato.config.literals`), and records
+each step and the keys it changed (:mod:`ato.config.merge_trace`), so that anyone can later see who set
+each key and replay the merge exactly.
+
+The config is merged once per process, the first time a ``@scope`` function runs without being
+given one (or explicitly with :meth:`Scope.apply`). Command-line errors (an unknown view, a
+malformed literal) then print one line and exit with status 2; ``manual`` prints the applying
+order and the user manuals and exits with status 0.
+
+``with Scope.lazy():`` inside a view defers that block until after the command line. The view's
+function runs twice: first with its lazy blocks skipped, then again after the command line, when
+only the writes made *inside* lazy blocks are kept (so code outside them may run twice; read the
+config, not locals computed outside the block, inside it).
+
+A ``key=value`` for a key no view set adds it (the seed's ``dataset=%cifar10%`` for a lazy view);
+when the new key is close to an existing one (``lrr`` for ``lr``) a :class:`ConfigWarning` says so.
+Values keep the type they were typed with: ``lr=1`` is an int.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import inspect
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, TypeVar
+
+from ato.config.adict import ADict, _as_mapping, _is_mapping
+from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
+from ato.events.types import KeyChange, StepKind
+from ato.config.literals import MANUAL, Assignment, ManualRequest, ViewRequest, parse_argv
+from ato.config.merge_trace import KeyHistory, MergeTrace, TraceRecorder
+from ato.config.views import View, check_chains, order_views, suggest
+
+__all__ = ["MultiScope", "Scope", "active_scopes"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_RULE = "-" * 50
+
+_active: contextvars.ContextVar[tuple[Scope, ...]] = contextvars.ContextVar("ato_active_scopes", default=())
+
+
+def active_scopes() -> tuple[Scope, ...]:
+    """The scopes whose ``@scope`` functions are running now (innermost last)."""
+    return _active.get()
+
+
+# -- lazy blocks ----------------------------------------------------------------------------------
+@dataclass
+class _Applying:
+    recorder: TraceRecorder
+    config: ADict
+    phase: str  # "eager": skip lazy blocks; "lazy_part": keep only their writes; "lazy": run all
+    saw_lazy_block: bool = False
+    depth: int = 0
+    kept: list[KeyChange] = field(default_factory=list)
+
+
+_applying: contextvars.ContextVar[_Applying | None] = contextvars.ContextVar("ato_applying", default=None)
+
+
+class _SkipBlock(Exception):
+    pass
+
+
+def _no_global_trace(frame: FrameType, event: str, arg: Any) -> None:
+    return None
+
+
+class _LazyBlock:
+    """``with Scope.lazy():``. Skipping the body uses a frame trace that raises on its first line."""
+
+    def __enter__(self) -> None:
+        state = _applying.get()
+        if state is None:
+            raise ConfigError("Scope.lazy() only works inside a view that a Scope is applying")
+        self._state = state
+        self._skipping = state.phase == "eager"
+        if self._skipping:
+            state.saw_lazy_block = True
+            frame = sys._getframe(1)
+            self._frame, self._old_frame_trace, self._old_trace = frame, frame.f_trace, sys.gettrace()
+            sys.settrace(_no_global_trace)  # frame tracing only fires while some trace is set
+            frame.f_trace = self._skip
+            return
+        state.depth += 1
+        if state.phase == "lazy_part" and state.depth == 1:
+            state.recorder.revert(state.config)  # drop what the re-run did outside lazy blocks
+
+    def _skip(self, frame: FrameType, event: str, arg: Any) -> Any:
+        raise _SkipBlock
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if self._skipping:
+            sys.settrace(self._old_trace)
+            self._frame.f_trace = self._old_frame_trace
+            del self._frame
+            return exc_type is _SkipBlock
+        state = self._state
+        state.depth -= 1
+        if state.phase == "lazy_part" and state.depth == 0 and exc_type is None:
+            state.kept.extend(state.recorder.capture(state.config))
+        return False
+
+
+# -- injection shared by Scope and MultiScope --------------------------------------------------------
+def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
+    signature = inspect.signature(fn)
+    # A function without a parameter named like a scope (the seed's `forward(model, x)`) is
+    # called as it is; the scope is still active while it runs.
+    names = [scope.name for scope in scopes if scope.name in signature.parameters]
+    by_name = {scope.name: scope for scope in scopes}
+
+    def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not names:
+            return kwargs
+        try:
+            given = signature.bind_partial(*args, **kwargs).arguments
+        except TypeError:
+            return kwargs  # let the call itself raise the usual TypeError
+        missing = [name for name in names if name not in given]
+        if missing:
+            ensure()
+            kwargs = {**kwargs, **{name: by_name[name].config for name in missing}}
+        return kwargs
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs = fill(args, kwargs)
+            token = _active.set((*_active.get(), *scopes))
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                _active.reset(token)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs = fill(args, kwargs)
+        token = _active.set((*_active.get(), *scopes))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _active.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callable[[], str]) -> None:
+    """Merge from ``sys.argv``; turn user errors into one line and exit status 2."""
+    argv = sys.argv[1:]
+    try:
+        if any(isinstance(token, ManualRequest) for token in parse_argv(argv)):
+            print(manual())
+            raise SystemExit(0)
+        apply(argv)
+    except (CLIArgumentError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+# -- Scope --------------------------------------------------------------------------------------------
+class Scope:
+    """A config namespace: views, a merge order, and the recorded merge."""
+
+    def __init__(self, name: str = "config") -> None:
+        if not name.isidentifier():
+            raise ConfigError(f"scope name {name!r} must be a Python identifier (it names a parameter)")
+        self.name = name
+        self._views: dict[str, View] = {}
+        self._manuals: list[Callable[[ADict], Any]] = []
+        self._config: ADict | None = None
+        self._trace: MergeTrace | None = None
+        self._multi: MultiScope | None = None
+
+    def __repr__(self) -> str:
+        return f"Scope(name={self.name!r}, views={list(self._views)})"
+
+    # -- registering --------------------------------------------------------------------------------
+    def observe(
+        self,
+        view: Any = None,
+        /,
+        *,
+        name: str | None = None,
+        default: bool = False,
+        priority: int = 0,
+        chain_with: str | Sequence[str] | None = None,
+        lazy: bool = False,
+    ) -> Any:
+        """Register a view: ``@scope.observe(...)`` on a function ``f(config)``, or
+        ``scope.observe(mapping, name=...)`` for a dict, an argparse Namespace or an OmegaConf config."""
+
+        def register(source: Any) -> Any:
+            view_name = name or getattr(source, "__name__", None)
+            if not view_name or not callable(source) and not _is_mapping(source):
+                raise ConfigError(
+                    f"cannot observe {type(source).__name__} {source!r}: a view is a function f(config) "
+                    "or a mapping given a name, e.g. scope.observe(args, name='args')"
+                )
+            self._register(view_name, source, default, priority, chain_with, lazy)
+            return source
+
+        return register if view is None else register(view)
+
+    def _register(
+        self, name: str, source: Any, default: bool, priority: int, chain_with: Any, lazy: bool
+    ) -> None:
+        if name == MANUAL:
+            raise ConfigError("'manual' is reserved for printing the applying order; rename the view")
+        previous = self._views.get(name)
+        if previous is not None and _qualified(previous.source) != _qualified(source):
+            raise ConfigError(f"scope {self.name!r} already has a view named {name!r}")
+        chain = (chain_with,) if isinstance(chain_with, str) else tuple(chain_with or ())
+        registered = previous.registered if previous else len(self._views)
+        views = {**self._views, name: View(name, source, default, priority, lazy, chain, registered)}
+        check_chains(views, self.name)
+        self._views = views
+
+    def manual(self, fn: F) -> F:
+        """Register a function that documents keys: ``config.lr = 'Learning rate'``."""
+        self._manuals.append(fn)
+        return fn
+
+    @staticmethod
+    def lazy() -> _LazyBlock:
+        """``with Scope.lazy():`` inside a view runs that block after the command line."""
+        return _LazyBlock()
+
+    def __call__(self, fn: F) -> F:
+        """``@scope``: pass this scope's merged config to the parameter named like the scope."""
+        return _inject(fn, [self], self._ensure_applied)
+
+    # -- fingerprints -----------------------------------------------------------------------------
+    @staticmethod
+    def trace(trace_id: str | None = None, *, follow_calls: bool = True) -> Callable[[F], F]:
+        """``@scope.trace(trace_id=...)``: record the function's code fingerprint with every run
+        (see :mod:`ato.fingerprints.code` for what it ignores and what changes it)."""
+        from ato.fingerprints.tracing import static_trace
+
+        return static_trace(trace_id, follow_calls=follow_calls)
+
+    @staticmethod
+    def runtime_trace(
+        trace_id: str | None = None,
+        init_fn: Callable[[], Any] | None = None,
+        inspect_fn: Callable[[Any], Any] | None = None,
+    ) -> Callable[[F], F]:
+        """``@scope.runtime_trace(...)``: fingerprint what the function returns, call by call
+        (see :mod:`ato.fingerprints.runtime`); the function still returns its result."""
+        from ato.fingerprints.tracing import runtime_trace
+
+        return runtime_trace(trace_id, init_fn, inspect_fn)
+
+    # -- merging ------------------------------------------------------------------------------------
+    def apply(self, argv: Sequence[str] | None = None) -> ADict:
+        """Merge the config for ``argv`` (default: ``sys.argv[1:]``), record it, and return it."""
+        if self._multi is not None:
+            return self._multi.apply(argv)[self.name]
+        argv = list(sys.argv[1:] if argv is None else argv)
+        views: list[str] = []
+        assignments: list[Assignment] = []
+        for token in parse_argv(argv):
+            if isinstance(token, ViewRequest):
+                views.append(self._own_view_name(token.name))
+            elif isinstance(token, Assignment):
+                assignments.append(token)
+        return self._merge(views, assignments, argv)
+
+    def _own_view_name(self, name: str) -> str:
+        head, _, rest = name.partition(".")
+        if rest and head == self.name:
+            return rest
+        if rest:
+            raise CLIArgumentError(name, f"no view named {name!r} in scope {self.name!r}")
+        return name
+
+    def _merge(self, view_names: Sequence[str], assignments: Sequence[Assignment], argv: Sequence[str]) -> ADict:
+        eager, lazy = order_views(self._views, view_names, self.name)
+        config = ADict()
+        recorder = TraceRecorder(self.name, config, argv)
+        with_lazy_blocks = []
+        for planned in eager:
+            state = self._run_view(planned.view, config, recorder, "eager")
+            if state.saw_lazy_block:
+                with_lazy_blocks.append(planned)
+            recorder.record(config, planned.view.name, planned.kind, planned.view.priority, planned.chained_by)
+        for assignment in assignments:
+            _assign(config, assignment, self.name)
+            recorder.record(config, assignment.raw, StepKind.CLI)
+        for planned in with_lazy_blocks:
+            state = self._run_view(planned.view, config, recorder, "lazy_part")
+            recorder.revert(config)
+            recorder.record(
+                config, planned.view.name, StepKind.LAZY_PART, planned.view.priority,
+                planned.chained_by, changes=state.kept,
+            )
+        for planned in lazy:
+            self._run_view(planned.view, config, recorder, "lazy")
+            recorder.record(config, planned.view.name, StepKind.LAZY, planned.view.priority, planned.chained_by)
+        self._trace = recorder.complete(config)
+        self._config = config
+        return config
+
+    def _run_view(self, view: View, config: ADict, recorder: TraceRecorder, phase: str) -> _Applying:
+        state = _Applying(recorder, config, phase)
+        token = _applying.set(state)
+        try:
+            if callable(view.source):
+                result = view.source(config)
+                if isinstance(result, Mapping):
+                    config.update(result, recursive=True)
+            else:
+                config.update(_as_mapping(view.source), recursive=True)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):  # Python 3.11+
+                exc.add_note(f"while applying view {view.name!r} of scope {self.name!r}")
+            raise
+        finally:
+            _applying.reset(token)
+        return state
+
+    def _ensure_applied(self) -> None:
+        if self._multi is not None:
+            self._multi._ensure_applied()
+        elif self._config is None:
+            _run_from_command_line(self.apply, self.format_manual)
+
+    @contextlib.contextmanager
+    def _running_with(self, config: ADict) -> Iterator[None]:
+        """Act as if ``config`` were the merged config (one HyperBand trial), then restore."""
+        previous = self._config
+        self._config = config
+        token = _active.set((*_active.get(), self))
+        try:
+            yield
+        finally:
+            _active.reset(token)
+            self._config = previous
+
+    # -- reading the result -------------------------------------------------------------------------------
+    @property
+    def config(self) -> ADict:
+        """The merged config (merged from ``sys.argv`` on first use)."""
+        self._ensure_applied()
+        assert self._config is not None
+        return self._config
+
+    @property
+    def merge_trace(self) -> MergeTrace:
+        """Every step of the last merge, as events."""
+        self._ensure_applied()
+        assert self._trace is not None
+        return self._trace
+
+    def provenance(self, key: str) -> KeyHistory:
+        """The steps that set ``key`` (dotted), in order; ``.winner`` is the one that counts."""
+        return self.merge_trace.history(key)
+
+    @property
+    def views(self) -> Mapping[str, View]:
+        return dict(self._views)
+
+    # -- the manual ---------------------------------------------------------------------------------------
+    def applying_order(self) -> list[str]:
+        """Every registered view in the order it applies when asked for, with ``(CLI Inputs)``."""
+        optional = [name for name, view in self._views.items() if not view.default]
+        eager, lazy = order_views(self._views, optional, self.name, strict=False)
+        return [p.view.name for p in eager] + ["(CLI Inputs)"] + [p.view.name for p in lazy]
+
+    def format_manual(self) -> str:
+        """The ``manual`` page: applying order of views, then the user manuals."""
+        docs = ADict.auto()
+        for fn in self._manuals:
+            fn(docs)
+        lines = [
+            _RULE,
+            f'[Scope "{self.name}"]',
+            "(The Applying Order of Views)",
+            " → ".join(self.applying_order()),
+            "",
+            "(User Manuals)",
+            *(f"{key}: {text}" for key, text in _dotted(docs)),
+            _RULE,
+        ]
+        return "\n".join(lines)
+
+
+# -- MultiScope -----------------------------------------------------------------------------------------
+class MultiScope:
+    """Several scopes, each its own namespace with its own views and priorities.
+
+    On the command line a key is prefixed by its scope (``model.backbone=%resnet101%``); a view
+    name may be too (``model.high_lr``), and must be where two scopes share it.
+    """
+
+    def __init__(self, *scopes: Scope) -> None:
+        names = [scope.name for scope in scopes]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"two scopes share the name {duplicates[0]!r}; give each its own name")
+        for scope in scopes:
+            scope._multi = self
+        self.scopes: dict[str, Scope] = {scope.name: scope for scope in scopes}
+        self._applied = False
+
+    def __call__(self, fn: F) -> F:
+        """``@scope``: pass each scope's config to the parameter named like that scope."""
+        return _inject(fn, list(self.scopes.values()), self._ensure_applied)
+
+    def apply(self, argv: Sequence[str] | None = None) -> dict[str, ADict]:
+        """Merge every scope for ``argv`` (default: ``sys.argv[1:]``); return configs by scope name."""
+        argv = list(sys.argv[1:] if argv is None else argv)
+        views: dict[str, list[str]] = {name: [] for name in self.scopes}
+        assignments: dict[str, list[Assignment]] = {name: [] for name in self.scopes}
+        for token in parse_argv(argv):
+            if isinstance(token, ViewRequest):
+                scope_name, view_name = self._route_view(token.name)
+                views[scope_name].append(view_name)
+            elif isinstance(token, Assignment):
+                scope_name = self._route_key(token)
+                assignments[scope_name].append(
+                    Assignment(token.key[1:], token.value, token.raw)
+                )
+        configs = {
+            name: scope._merge(views[name], assignments[name], argv) for name, scope in self.scopes.items()
+        }
+        self._applied = True
+        return configs
+
+    def _route_view(self, name: str) -> tuple[str, str]:
+        head, _, rest = name.partition(".")
+        if rest and head in self.scopes:
+            return head, rest
+        owners = [scope for scope in self.scopes.values() if name in scope._views]
+        if len(owners) == 1:
+            return owners[0].name, name
+        qualified = [f"{s.name}.{v}" for s in self.scopes.values() for v in s._views]
+        if owners:
+            choices = " or ".join(f"{s.name}.{name}" for s in owners)
+            raise CLIArgumentError(name, f"view {name!r} is in several scopes; write {choices}")
+        plain = [v for s in self.scopes.values() for v in s._views]
+        hint = suggest(name, plain) or suggest(name, qualified)
+        raise CLIArgumentError(name, f"no scope has a view named {name!r}{hint}")
+
+    def _route_key(self, token: Assignment) -> str:
+        head = token.key[0]
+        if head not in self.scopes:
+            scopes = ", ".join(self.scopes)
+            raise CLIArgumentError(
+                token.raw,
+                f"{head!r} is not a scope; prefix the key with one of {scopes} "
+                f"(e.g. {next(iter(self.scopes))}.{'.'.join(token.key)}=...)",
+            )
+        if len(token.key) == 1:
+            raise CLIArgumentError(token.raw, f"{head!r} is a scope; set a key inside it: {head}.KEY=value")
+        return head
+
+    def _ensure_applied(self) -> None:
+        if not self._applied:
+            _run_from_command_line(self.apply, self.format_manual)
+
+    def format_manual(self) -> str:
+        return "\n".join(scope.format_manual() for scope in self.scopes.values())
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def _assign(config: ADict, assignment: Assignment, scope: str) -> None:
+    target: dict[Any, Any] = config
+    key = assignment.key
+    for depth, part in enumerate(key[:-1]):
+        child = target.get(part)
+        if part not in target:
+            child = ADict()
+            target[part] = child
+        elif not isinstance(child, dict):
+            where = ".".join(key[: depth + 1])
+            raise CLIArgumentError(
+                assignment.raw,
+                f"{where} is a {type(child).__name__}, not a mapping, so {'.'.join(key)} cannot be set",
+            )
+        target = child
+    last = key[-1]
+    if last not in target:
+        hint = suggest(last, [k for k in target if isinstance(k, str)])
+        if hint:
+            warnings.warn(
+                f"{assignment.raw!r} adds a new key {'.'.join(key)!r} to scope {scope!r}{hint}",
+                ConfigWarning,
+                stacklevel=2,
+            )
+    target[last] = assignment.value
+
+
+def _dotted(config: Mapping[Any, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            yield from _dotted(value, name)
+        else:
+            yield name, value
+
+
+def _qualified(source: Any) -> tuple[str, str] | int:
+    if callable(source) and hasattr(source, "__qualname__"):
+        return (getattr(source, "__module__", ""), source.__qualname__)
+    return id(source)

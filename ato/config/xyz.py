@@ -1,0 +1,179 @@
+"""XYZ: Ato's own indentation format, the one ``python train.py manual`` prints.
+
+::
+
+    # comments and blank lines are ignored
+    lr: 0.001
+    model: resnet50
+    note: 'a string that would read as a number: 0.5'
+    backbone:
+      layers:
+        0) 64
+        1) 128
+      stem: (3, 64)
+    empty: {}
+
+- A mapping value opens an indented block of ``key: value`` lines; a non-empty list opens a block
+  of ``N) value`` items numbered from 0; anything else is written inline.
+- Inline values are read as command-line literals (:mod:`ato.config.literals`) and, where the text is not
+  a literal, as the text itself. The writer quotes a string only where reading it back would
+  otherwise give something else, so round trips are lossless for every literal type.
+- Keys are written bare where they are plain names, otherwise as a quoted Python string; a
+  non-string key is written as ``[literal]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ato.errors import CLIArgumentError
+from ato.config.literals import format_literal, parse_value
+
+__all__ = ["XYZSyntaxError", "dumps", "loads", "read_value"]
+
+_INDENT = "  "
+_PLAIN_KEY = re.compile(r"[A-Za-z_][\w\-. ]*")
+_ITEM = re.compile(r"(\d+)\)(?: (.*)|$)")
+_QUOTED_KEY = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\[[^\]]*\]):(?: (.*)|$)""")
+_KEY = re.compile(r"([^:]+):(?: (.*)|$)")
+
+
+class XYZSyntaxError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    indent: int
+    text: str
+
+
+def dumps(data: Mapping[Any, Any]) -> str:
+    """Write a mapping as XYZ text."""
+    out: list[str] = []
+    _write_mapping(data, 0, out)
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def loads(text: str) -> dict[Any, Any]:
+    """Read XYZ text into plain dicts and lists; raise :class:`XYZSyntaxError` with the line."""
+    lines = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        raw = raw.removesuffix("\r")
+        stripped = raw.strip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "\t" in raw[: len(raw) - len(raw.lstrip())]:
+            raise XYZSyntaxError(number, "indent with spaces, not tabs")
+        lines.append(_Line(number, len(raw) - len(raw.lstrip(" ")), stripped))
+    if not lines:
+        return {}
+    if lines[0].indent:
+        raise XYZSyntaxError(lines[0].number, "the first key must not be indented")
+    value, end = _read_block(lines, 0, 0)
+    if end < len(lines):
+        raise XYZSyntaxError(lines[end].number, "indentation does not match any outer block")
+    if not isinstance(value, dict):
+        raise XYZSyntaxError(lines[0].number, "the top level must be 'key: value' lines")
+    return value
+
+
+def read_value(text: str) -> Any:
+    """Read an inline value: a literal where it is one, else the text itself."""
+    try:
+        return parse_value(text)
+    except CLIArgumentError:
+        return text
+
+
+def _write_value(value: Any) -> str:
+    if isinstance(value, str):
+        read_back = read_value(value)
+        plain = (
+            type(read_back) is str
+            and read_back == value
+            and value == value.strip()
+            and value.isprintable()
+        )
+        return value if plain and value else repr(value)
+    return format_literal(value)
+
+
+def _write_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key if _PLAIN_KEY.fullmatch(key) and key == key.strip() else repr(key)
+    return f"[{format_literal(key)}]"
+
+
+def _write_child(head: str, value: Any, indent: int, out: list[str]) -> None:
+    pad = _INDENT * indent
+    if isinstance(value, Mapping) and value:
+        out.append(f"{pad}{head}")
+        _write_mapping(value, indent + 1, out)
+    elif type(value) is list and value:
+        out.append(f"{pad}{head}")
+        for index, item in enumerate(value):
+            _write_child(f"{index})", item, indent + 1, out)
+    elif isinstance(value, Mapping):
+        out.append(f"{pad}{head} {{}}")
+    else:
+        out.append(f"{pad}{head} {_write_value(value)}")
+
+
+def _write_mapping(data: Mapping[Any, Any], indent: int, out: list[str]) -> None:
+    for key, value in data.items():
+        _write_child(f"{_write_key(key)}:", value, indent, out)
+
+
+def _read_block(lines: list[_Line], start: int, indent: int) -> tuple[Any, int]:
+    is_list = _ITEM.fullmatch(lines[start].text) is not None
+    container: Any = [] if is_list else {}
+    i = start
+    while i < len(lines) and lines[i].indent == indent:
+        line = lines[i]
+        if is_list:
+            match = _ITEM.fullmatch(line.text)
+            if match is None:
+                raise XYZSyntaxError(line.number, "expected a list item 'N) value'")
+            if int(match.group(1)) != len(container):
+                raise XYZSyntaxError(
+                    line.number, f"list item {match.group(1)}) out of order; expected {len(container)})"
+                )
+            key, rest = None, match.group(2)
+        else:
+            key, rest = _read_key(line)
+        i += 1
+        if rest is None or not rest.strip():
+            if i < len(lines) and lines[i].indent > indent:
+                value, i = _read_block(lines, i, lines[i].indent)
+            else:
+                value = None
+        else:
+            value = read_value(rest.strip())
+        if is_list:
+            container.append(value)
+        elif key in container:
+            raise XYZSyntaxError(line.number, f"duplicate key {key!r}")
+        else:
+            container[key] = value
+    if i < len(lines) and lines[i].indent > indent:
+        raise XYZSyntaxError(lines[i].number, "unexpected indentation")
+    return container, i
+
+
+def _read_key(line: _Line) -> tuple[Any, str | None]:
+    match = _QUOTED_KEY.fullmatch(line.text)
+    if match is not None:
+        text = match.group(1)
+        key = parse_value(text[1:-1] if text.startswith("[") else text)
+        return key, match.group(2)
+    match = _KEY.fullmatch(line.text)
+    if match is None:
+        raise XYZSyntaxError(line.number, "expected 'key: value'")
+    return match.group(1).strip(), match.group(2)
