@@ -12,11 +12,11 @@ from ato._version import __version__
 
 if TYPE_CHECKING:
     from ato.config.adict import ADict
-    from ato.tracking.finder import SQLFinder
-    from ato.tracking.logger import AsyncSQLLogger, SQLLogger
     from ato.config.scope import MultiScope, Scope
+    from ato.tracking.finder import AsyncSQLFinder, SQLFinder
+    from ato.tracking.logger import AsyncSQLLogger, SQLLogger
 
-__all__ = ["ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"]
+__all__ = ["ADict", "AsyncSQLFinder", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"]
 
 _LAZY = {
     "ADict": "ato.config.adict",
@@ -25,6 +25,7 @@ _LAZY = {
     "SQLLogger": "ato.tracking.logger",
     "AsyncSQLLogger": "ato.tracking.logger",
     "SQLFinder": "ato.tracking.finder",
+    "AsyncSQLFinder": "ato.tracking.finder",
 }
 
 

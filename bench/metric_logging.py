@@ -158,7 +158,7 @@ def _bench_mlflow(folder: Path) -> Result:
 def bench_queries(folder: Path) -> tuple[float, float, int]:
     """find_best_run over 1,000,000 points in 100 runs, and a full projection rebuild."""
     from ato import SQLFinder, SQLLogger
-    from ato.storage.store import Store
+    from ato.projections.maintenance import open_store
 
     url = f"sqlite:///{folder}/queries.db"
     for run in range(100):
@@ -175,7 +175,7 @@ def bench_queries(folder: Path) -> tuple[float, float, int]:
             samples.append(time.perf_counter() - start)
 
     async def rebuild() -> tuple[float, int]:
-        store = await Store.open(folder / "queries.db")
+        store = await open_store(folder / "queries.db")
         try:
             start = time.perf_counter()
             events = await store.rebuild()

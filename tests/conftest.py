@@ -35,7 +35,7 @@ def every_database_verifies(request: pytest.FixtureRequest) -> Iterator[None]:
     folder = request.node.funcargs.get("tmp_path")
     if folder is None or request.node.get_closest_marker("broken_database"):
         return
-    from ato.tracking.audit import verify_database
+    from ato.projections.maintenance import verify_database
 
     for path in sorted(Path(folder).rglob("*.db")):
         events, problems = verify_database(path)

@@ -12,7 +12,7 @@ import pytest
 import ato
 from ato._version import __version__
 
-PUBLIC = {"ADict", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"}
+PUBLIC = {"ADict", "AsyncSQLFinder", "AsyncSQLLogger", "MultiScope", "SQLFinder", "SQLLogger", "Scope", "__version__"}
 
 
 def test_all_is_exactly_the_public_surface() -> None:

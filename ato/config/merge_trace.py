@@ -13,8 +13,10 @@ explicitly, so the replayed config has exactly the recorded paths.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +33,8 @@ from ato.events.types import (
     StepKind,
 )
 from ato.events.values import (
-    _INT64_MIN,
-    _UINT64_MAX,
+    INT64_MIN,
+    UINT64_MAX,
     OpaqueValue,
     decode_value,
     encode_value,
@@ -42,6 +44,10 @@ from ato.config.structural_hash import structural_hash
 
 __all__ = [
     "KeyHistory",
+    "RunningMerge",
+    "running",
+    "running_merge_events",
+    "running_merges",
     "flatten",
     "same",
     "snapshot_value",
@@ -78,7 +84,7 @@ _SCALARS = frozenset({str, float, bool, bytes, type(None)})
 
 def _snap(value: Any) -> Any:
     cls = type(value)
-    if cls in _SCALARS or (cls is int and _INT64_MIN <= value <= _UINT64_MAX):
+    if cls in _SCALARS or (cls is int and INT64_MIN <= value <= UINT64_MAX):
         return value
     return _Encoded(value)
 
@@ -372,3 +378,46 @@ def _show(encoded: Any) -> str:
         return "nothing"
     value = decode_value(encoded)
     return repr(value) if not isinstance(value, OpaqueValue) else str(value)
+
+
+# -- merges whose functions are running ------------------------------------------------------------
+@dataclass
+class RunningMerge:
+    """The merge behind a running ``@scope`` function: its trace and the live config (both None
+    until the scope has merged). A scope owns one and updates it after each merge."""
+
+    trace: MergeTrace | None = None
+    config: ADict | None = None
+
+
+running_merges: contextvars.ContextVar[tuple[RunningMerge, ...]] = contextvars.ContextVar(
+    "ato_running_merges", default=()
+)
+"""The merges of the ``@scope`` functions running in this context, innermost last. Scopes push
+(:func:`running`); the tracker reads it when a run starts, so a run records the merge that
+configured it without reaching into ``Scope``."""
+
+
+@contextlib.contextmanager
+def running(*merges: RunningMerge) -> Iterator[None]:
+    """Mark ``merges`` as running for the duration of the block (in this context only)."""
+    token = running_merges.set((*running_merges.get(), *merges))
+    try:
+        yield
+    finally:
+        running_merges.reset(token)
+
+
+def running_merge_events() -> list[Event]:
+    """The events of every running merge, once per trace, with its innermost live config (a
+    search trial runs the same trace with its own config)."""
+    latest: dict[int, RunningMerge] = {}
+    for merge in running_merges.get():
+        if merge.trace is not None:
+            latest.pop(id(merge.trace), None)
+            latest[id(merge.trace)] = merge
+    events: list[Event] = []
+    for merge in latest.values():
+        assert merge.trace is not None
+        events += merge.trace.events_for_run(merge.config)
+    return events

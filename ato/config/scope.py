@@ -37,7 +37,7 @@ from ato.config.adict import ADict, _as_mapping, _is_mapping
 from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
 from ato.events.types import KeyChange, StepKind
 from ato.config.literals import MANUAL, Assignment, ManualRequest, ViewRequest, parse_argv
-from ato.config.merge_trace import KeyHistory, MergeTrace, TraceRecorder
+from ato.config.merge_trace import KeyHistory, MergeTrace, RunningMerge, TraceRecorder, running
 from ato.config.views import View, check_chains, order_views, suggest
 
 __all__ = ["MultiScope", "Scope", "active_scopes"]
@@ -118,6 +118,7 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     # called as it is; the scope is still active while it runs.
     names = [scope.name for scope in scopes if scope.name in signature.parameters]
     by_name = {scope.name: scope for scope in scopes}
+    merges = [scope._running for scope in scopes]
 
     def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if not names:
@@ -139,7 +140,8 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
             kwargs = fill(args, kwargs)
             token = _active.set((*_active.get(), *scopes))
             try:
-                return await fn(*args, **kwargs)
+                with running(*merges):
+                    return await fn(*args, **kwargs)
             finally:
                 _active.reset(token)
 
@@ -150,7 +152,8 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
         kwargs = fill(args, kwargs)
         token = _active.set((*_active.get(), *scopes))
         try:
-            return fn(*args, **kwargs)
+            with running(*merges):
+                return fn(*args, **kwargs)
         finally:
             _active.reset(token)
 
@@ -183,6 +186,7 @@ class Scope:
         self._config: ADict | None = None
         self._trace: MergeTrace | None = None
         self._multi: MultiScope | None = None
+        self._running = RunningMerge()  # what a run started inside this scope's functions records
 
     def __repr__(self) -> str:
         return f"Scope(name={self.name!r}, views={list(self._views)})"
@@ -311,6 +315,7 @@ class Scope:
             recorder.record(config, planned.view.name, StepKind.LAZY, planned.view.priority, planned.chained_by)
         self._trace = recorder.complete(config)
         self._config = config
+        self._running.trace, self._running.config = self._trace, config
         return config
 
     def _run_view(self, view: View, config: ADict, recorder: TraceRecorder, phase: str) -> _Applying:
@@ -338,13 +343,16 @@ class Scope:
             _run_from_command_line(self.apply, self.format_manual)
 
     @contextlib.contextmanager
-    def _running_with(self, config: ADict) -> Iterator[None]:
-        """Act as if ``config`` were the merged config (one HyperBand trial), then restore."""
+    def running_with(self, config: ADict) -> Iterator[None]:
+        """Act as if ``config`` were the merged config for the block (one search trial): the
+        scope's functions get it, and a run started inside records this merge with it."""
+        self._ensure_applied()
         previous = self._config
         self._config = config
         token = _active.set((*_active.get(), self))
         try:
-            yield
+            with running(RunningMerge(self._trace, config)):
+                yield
         finally:
             _active.reset(token)
             self._config = previous

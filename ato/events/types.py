@@ -7,6 +7,8 @@ every type forever). Config values inside events are encoded by :mod:`ato.events
 
 from __future__ import annotations
 
+import enum
+import sys
 import time
 import uuid
 from typing import Any
@@ -17,6 +19,7 @@ from msgspec import UNSET, UnsetType
 __all__ = [
     "ArtifactLogged",
     "Event",
+    "FingerprintKind",
     "FingerprintRecorded",
     "HalvingDecided",
     "KeyChange",
@@ -26,6 +29,7 @@ __all__ = [
     "MetricsLogged",
     "RunFinished",
     "RunStarted",
+    "RunStatus",
     "RunStatusChanged",
     "SearchFinished",
     "SearchStarted",
@@ -50,7 +54,19 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     run: str = ""
 
 
-class StepKind:
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # Python 3.10
+
+    class StrEnum(str, enum.Enum):
+        """A string-valued enum that formats as its value."""
+
+        __str__ = str.__str__
+        __format__ = str.__format__
+
+
+# Enum fields are checked on decode: a value outside the enum is a decode error, never a new kind.
+class StepKind(StrEnum):
     """The kinds of merge step, in the order a merge applies them."""
 
     DEFAULT = "default"  # a view applied without being asked for: @scope.observe(default=True)
@@ -60,7 +76,22 @@ class StepKind:
     LAZY = "lazy"  # a view observed with lazy=True, run after the CLI
     AFTER_MERGE = "after_merge"  # keys the script changed after the merge, before run()
 
-    ALL = (DEFAULT, NAMED, CLI, LAZY_PART, LAZY, AFTER_MERGE)
+
+class FingerprintKind(StrEnum):
+    """What a fingerprint is of."""
+
+    STATIC = "static"  # a function's code (@scope.trace)
+    RUNTIME = "runtime"  # what a function returned, call by call (@scope.runtime_trace)
+    ENVIRONMENT = "environment"  # Python, platform, packages, git state
+
+
+class RunStatus(StrEnum):
+    """How a run ends (``finish``). While it runs, ``update_status`` records free-form labels
+    (``evaluating``, say): those are the user's words, not Ato's lifecycle."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
 
 
 class KeyChange(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -85,7 +116,7 @@ class MergeStepApplied(Event, frozen=True, tag="merge.step"):
     scope: str
     index: int
     step: str
-    kind: str
+    kind: StepKind
     priority: int | None = None
     chained_by: str | None = None
     changes: tuple[KeyChange, ...] = ()
@@ -113,15 +144,15 @@ class RunStarted(Event, frozen=True, tag="run.started"):
 
 
 class RunStatusChanged(Event, frozen=True, tag="run.status"):
-    """The run's status changed (``update_status``)."""
+    """The running run's status label changed (``update_status``; the user's own word)."""
 
     status: str
 
 
 class RunFinished(Event, frozen=True, tag="run.finished"):
-    """The run ended with this status (``completed``, ``failed``, or the user's own)."""
+    """The run ended ``completed`` or ``failed``."""
 
-    status: str
+    status: RunStatus
 
 
 class MetricsLogged(Event, frozen=True, tag="metrics.logged"):
@@ -145,10 +176,11 @@ class ArtifactLogged(Event, frozen=True, tag="artifact.logged"):
 
 
 class FingerprintRecorded(Event, frozen=True, tag="fingerprint.recorded"):
-    """A code (``kind="static"``) or runtime (``kind="runtime"``) fingerprint of a trace id."""
+    """A fingerprint of a trace id: of its code, its outputs, or (trace id ``environment``) the
+    environment."""
 
     trace_id: str
-    kind: str
+    kind: FingerprintKind
     fingerprint: str
     detail: dict[str, Any] = {}
 

@@ -27,11 +27,12 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["OpaqueValue", "decode_value", "encode_value", "is_replayable", "opaque_paths"]
+__all__ = ["INT64_MIN", "UINT64_MAX", "OpaqueValue", "decode_value", "encode_value", "is_replayable", "opaque_paths"]
 
 _msgpack = msgspec.msgpack.Encoder().encode
 _SELF_ENCODED = (str, bool, float, bytes, type(None))
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+# The integers msgpack stores natively; others are encoded as text.
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def encode_value(value: Any) -> Any:
     if cls in _SELF_ENCODED:
         return value
     if cls is int:
-        return value if _INT64_MIN <= value <= _UINT64_MAX else ["int", str(value)]
+        return value if INT64_MIN <= value <= UINT64_MAX else ["int", str(value)]
     if cls is list:
         return ["list", [encode_value(item) for item in value]]
     if cls is tuple:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from ato.events.types import FingerprintRecorded
+from ato.events.types import FingerprintKind, FingerprintRecorded
 from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment_fingerprint
 from ato.fingerprints.runtime import runtime_digest
@@ -96,10 +96,10 @@ def watch_runtime(sink: RuntimeSink, active: bool) -> None:
 def fingerprint_events() -> list[FingerprintRecorded]:
     """Events a new run records: the environment and every registered code fingerprint."""
     digest, detail = environment_fingerprint()
-    events = [FingerprintRecorded(trace_id="environment", kind="environment", fingerprint=digest, detail=detail)]
+    events = [FingerprintRecorded(trace_id="environment", kind=FingerprintKind.ENVIRONMENT, fingerprint=digest, detail=detail)]
     with _lock:
         registered = sorted(_static.items())
     for trace_id, (fn, follow_calls) in registered:
         fingerprint, info = code_fingerprint(fn, follow_calls=follow_calls)
-        events.append(FingerprintRecorded(trace_id=trace_id, kind="static", fingerprint=fingerprint, detail=info))
+        events.append(FingerprintRecorded(trace_id=trace_id, kind=FingerprintKind.STATIC, fingerprint=fingerprint, detail=info))
     return events

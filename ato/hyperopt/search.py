@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ato.config.adict import ADict
+from ato.config.scope import Scope
 from ato.errors import ConfigError
 from ato.events.types import (
     HalvingDecided,
@@ -33,6 +34,7 @@ from ato.events.types import (
 from ato.events.values import encode_value
 from ato.hyperopt.schedule import Decision, HalvingSchedule
 from ato.hyperopt.space import grid
+from ato.tracking.logger import SQLLogger
 
 __all__ = ["DistributedHyperBand", "HyperBand", "SearchResult"]
 
@@ -55,7 +57,7 @@ class HyperBand:
 
     def __init__(
         self,
-        scope: Any,
+        scope: Scope,
         search_spaces: Mapping[str, Any],
         halving_rate: float,
         num_min_samples: int,
@@ -156,11 +158,10 @@ class HyperBand:
                 logger.close()
         return result
 
-    def _start_logger(self, base: ADict, result: SearchResult) -> Any:
-        from ato.tracking.logger import SQLLogger
+    def _start_logger(self, base: ADict, result: SearchResult) -> SQLLogger:
 
         logger = SQLLogger(base)
-        with self.scope._running_with(base):
+        with self.scope.running_with(base):
             result.run_id = logger.run(tags=["hyperband"])
         settings = {"halving_rate": self.halving_rate, "num_min_samples": self.num_min_samples,
                     "mode": self.mode, "trials": len(self.grid), "rounds": self.schedule_sizes}
@@ -179,7 +180,7 @@ class HyperBand:
     ) -> tuple[float | None, str | None]:
         config = self._trial_config(base, trial, round_index)
         try:
-            with self.scope._running_with(config):
+            with self.scope.running_with(config):
                 value = objective(*args, **{self.scope.name: config, **kwargs})
             metric = float(value)
             outcome: tuple[float | None, str | None] = (None if math.isnan(metric) else metric,
@@ -199,7 +200,7 @@ class DistributedHyperBand(HyperBand):
 
     def __init__(
         self,
-        scope: Any,
+        scope: Scope,
         search_spaces: Mapping[str, Any],
         halving_rate: float,
         num_min_samples: int,

@@ -95,6 +95,10 @@ class Projector:
         await self.create_tables()
         return await self.catch_up(log)
 
+    def rolled_back(self) -> None:
+        """Forget the run ids cached inside a transaction that did not commit."""
+        self._run_ids.clear()
+
     async def run_id(self, uid: str) -> int | None:
         """This database's integer id for the run with global id ``uid``."""
         run_id = self._run_ids.get(uid)

@@ -114,6 +114,14 @@ class SQLiteEventLog:
         async for seq, payload in self.read_raw(after, run=run, batch=batch):
             yield StoredEvent(seq, decode_event(payload))
 
+    async def read_envelopes(self) -> AsyncIterator[tuple[int, str, str, str, bytes]]:
+        """Every ``(seq, event_id, run, type, payload)`` row in order, undecoded (for ``verify``)."""
+        async with self.connection.execute(
+            "SELECT seq, event_id, run, type, payload FROM events ORDER BY seq"
+        ) as cursor:
+            async for row in cursor:
+                yield row
+
     async def read_raw(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000
     ) -> AsyncIterator[tuple[int, bytes]]:

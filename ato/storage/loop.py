@@ -1,71 +1,91 @@
-"""The tracker's own event loop: one asyncio loop in a daemon thread, behind an anyio portal.
+"""The tracker's event loop: anyio's blocking portal, started on first use and held for the process.
 
-The async core (store, writer tasks) always runs here. The sync API calls it through the portal
-(``portal.call``); the async API awaits the same calls from a worker thread, so it works under
-any anyio backend (asyncio or trio) although aiosqlite itself needs asyncio. At interpreter exit,
-registered flushers run first (the loop thread is a daemon, so it is still alive then).
+The async core (store, writer tasks, queries) always runs here. The sync API calls it through the
+portal (:func:`call`); the async API awaits the same calls from a worker thread (:func:`to_loop`),
+so it works under any anyio backend (asyncio or trio) although aiosqlite itself needs asyncio.
+``start_blocking_portal`` raises when the loop cannot start, so a broken start is an error, never
+a hang; its thread is a daemon, so a forgotten logger cannot keep the interpreter alive.
+
+One exit registry serves loggers and finders: whatever is open at interpreter exit is closed
+(loggers flush their buffered points first) while the loop thread is still alive. It holds weak
+references: a running logger is kept alive by its writer task, so it is still flushed at exit
+however its facade was dropped.
 """
 
 from __future__ import annotations
 
 import atexit
-import queue
+import contextlib
+import sys
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
-from anyio.from_thread import BlockingPortal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-__all__ = ["at_exit", "call", "get_portal", "to_portal"]
+__all__ = ["Closeable", "call", "close_at_exit", "closed", "portal", "spawn", "to_loop"]
 
 T = TypeVar("T")
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
 _lock = threading.Lock()
 _portal: BlockingPortal | None = None
-_exit_hooks: list[Callable[[], None]] = []
+_stack = contextlib.ExitStack()
+_open: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def get_portal() -> BlockingPortal:
+def portal() -> BlockingPortal:
     """The process's portal, started on first use."""
     global _portal
     with _lock:
         if _portal is None:
-            ready: queue.Queue[BlockingPortal] = queue.Queue()
-            thread = threading.Thread(target=_serve, args=(ready,), name="ato-event-loop", daemon=True)
-            thread.start()
-            _portal = ready.get()
+            _portal = _stack.enter_context(start_blocking_portal("asyncio", name="ato-event-loop"))
         return _portal
 
 
-def _serve(ready: queue.Queue[BlockingPortal]) -> None:
-    async def main() -> None:
-        async with BlockingPortal() as portal:
-            ready.put(portal)
-            await portal.sleep_until_stopped()
-
-    anyio.run(main, backend="asyncio")
-
-
 def call(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run ``fn(*args)`` on the tracker's loop and wait for it (from any other thread)."""
-    return get_portal().call(fn, *args)
+    """Run ``fn(*args)`` on the tracker's loop and wait for it (from any thread but the loop's)."""
+    return portal().call(fn, *args)
 
 
-async def to_portal(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+async def to_loop(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Await ``fn(*args)`` on the tracker's loop from any anyio backend."""
-    portal = get_portal()
-    return await anyio.to_thread.run_sync(portal.call, fn, *args)
+    return await anyio.to_thread.run_sync(portal().call, fn, *args)
 
 
-def at_exit(hook: Callable[[], None]) -> None:
-    """Run ``hook`` at interpreter exit, before the loop thread goes away."""
-    _exit_hooks.append(hook)
+def spawn(fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Start ``fn(*args)`` as a background task on the tracker's loop; return at once."""
+    portal().start_task_soon(fn, *args)
+
+
+def close_at_exit(resource: Closeable) -> None:
+    """Close ``resource`` at interpreter exit unless it was closed (and dropped) before."""
+    _open.add(resource)
+
+
+def closed(resource: Closeable) -> None:
+    """``resource`` closed itself: exit has nothing left to do for it."""
+    _open.discard(resource)
 
 
 @atexit.register
-def _run_exit_hooks() -> None:
-    for hook in reversed(_exit_hooks):
+def _close_everything_open() -> None:
+    """Close what is open, then stop the loop while its thread still runs (left to the garbage
+    collector, the portal's context manager would try to stop a loop that can no longer run)."""
+    global _portal
+    for resource in list(_open):
         try:
-            hook()
+            call(resource.close)
         except Exception as exc:  # exit must go on; say what was lost
-            print(f"ato: at exit: {type(exc).__name__}: {exc}", file=__import__("sys").stderr)
+            print(f"ato: at exit: {type(exc).__name__}: {exc}", file=sys.stderr)
+    with _lock:
+        if _portal is not None:
+            _portal.call(_portal.stop, True)  # cancel whatever still waits (a stuck writer, say)
+        _stack.close()
+        _portal = None

@@ -4,72 +4,66 @@ Every append is one transaction that writes the events *and* brings the projecti
 so a reader never sees an event that the tables do not reflect, and a crash leaves both or
 neither. When no other process appended since this one last projected, the events just written
 are applied from memory instead of being read back.
+
+The store knows projections only through the small :class:`Projection` interface (the tables
+projector of :mod:`ato.projections` implements it), so storage never imports the layers above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
 
 from ato.errors import DatabaseError
+from ato.events.types import Event
 from ato.storage.log import SQLiteEventLog, StoredEvent
-from ato.events.types import (
-    Event,
-    HalvingDecided,
-    MergeCompleted,
-    MergeStarted,
-    MergeStepApplied,
-    SearchFinished,
-    SearchStarted,
-    TrialRecorded,
-)
-from ato.projections.projector import Projector
 
-__all__ = ["Store"]
+__all__ = ["Projection", "Store"]
+
+
+class Projection(Protocol):
+    """What the store needs of a projection: each method runs inside the store's transaction."""
+
+    async def create_tables(self) -> None: ...
+    async def position(self) -> int: ...
+    async def apply_all(self, stored: Sequence[StoredEvent]) -> int: ...
+    async def catch_up(self, log: SQLiteEventLog) -> int: ...
+    async def rebuild(self, log: SQLiteEventLog) -> int: ...
+    def rolled_back(self) -> None:
+        """Forget whatever was cached inside a transaction that did not commit."""
 
 
 class Store:
     """An open database: ``append`` events, ``merge`` other logs, ``rebuild`` projections."""
 
-    def __init__(self, log: SQLiteEventLog) -> None:
+    def __init__(self, log: SQLiteEventLog, projection: Projection) -> None:
         self.log = log
         self.path = log.path
-        self.projector = Projector(log.connection)
+        self.projection = projection
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(
+        cls, path: Path, projection: Callable[[aiosqlite.Connection], Projection], *, must_exist: bool = False
+    ) -> Store:
+        """Open the store at ``path`` (created unless ``must_exist``) and bring it up to date."""
+        if must_exist and not path.exists():
+            raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
         log = await SQLiteEventLog.open(path)
-        store = cls(log)
+        store = cls(log, projection(log.connection))
         try:
             async with log.transaction():
-                await store.projector.create_tables()
-                await store.projector.catch_up(log)
+                await store.projection.create_tables()
+                await store.projection.catch_up(log)
         except BaseException:
             await log.close()
             raise
         return store
 
-    @classmethod
-    async def open_existing(cls, path: Path) -> Store:
-        """Open a database that must already exist (readers must not create empty ones)."""
-        if not path.exists():
-            raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
-        return await cls.open(path)
-
     async def close(self) -> None:
         await self.log.close()
-
-    async def run_events(self, uid: str) -> tuple[dict[str, list[Event]], dict[str, list[Event]]]:
-        """A run's merge events by scope, and its search events by search id, in log order."""
-        scopes: dict[str, list[Event]] = {}
-        searches: dict[str, list[Event]] = {}
-        async for stored in self.log.read(run=uid):
-            event = stored.event
-            if isinstance(event, (MergeStarted, MergeStepApplied, MergeCompleted)):
-                scopes.setdefault(event.scope, []).append(event)
-            elif isinstance(event, (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)):
-                searches.setdefault(event.search, []).append(event)
-        return scopes, searches
 
     async def append(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Append ``events`` and project them, atomically."""
@@ -77,14 +71,14 @@ class Store:
             return []
         try:
             async with self.log.transaction():
-                caught_up = await self.projector.position() == await self.log.last_seq()
+                caught_up = await self.projection.position() == await self.log.last_seq()
                 stored = await self.log.append(events)
                 if caught_up:
-                    await self.projector.apply_all(stored)
+                    await self.projection.apply_all(stored)
                 else:
-                    await self.projector.catch_up(self.log)
+                    await self.projection.catch_up(self.log)
         except BaseException:
-            self.projector._run_ids.clear()  # ids cached inside a rolled-back transaction
+            self.projection.rolled_back()
             raise
         return stored
 
@@ -107,18 +101,23 @@ class Store:
     async def _append_missing(self, events: list[Event]) -> int:
         if not events:
             return 0
-        async with self.log.transaction():
-            missing = await self.log.missing(e.event_id for e in events)
-            fresh = [e for e in events if e.event_id in missing]
-            if fresh:
-                await self.log.append(fresh)
-                await self.projector.catch_up(self.log)
+        try:
+            async with self.log.transaction():
+                missing = await self.log.missing(e.event_id for e in events)
+                fresh = [e for e in events if e.event_id in missing]
+                if fresh:
+                    await self.log.append(fresh)
+                    await self.projection.catch_up(self.log)
+        except BaseException:
+            self.projection.rolled_back()
+            raise
         return len(fresh)
 
     async def rebuild(self) -> int:
         """Drop and re-derive every projection; returns the number of events applied."""
-        async with self.log.transaction():
-            return await self.projector.rebuild(self.log)
-
-    async def run_id(self, uid: str) -> int | None:
-        return await self.projector.run_id(uid)
+        try:
+            async with self.log.transaction():
+                return await self.projection.rebuild(self.log)
+        except BaseException:
+            self.projection.rolled_back()
+            raise

@@ -13,16 +13,13 @@ same, which points at non-determinism (seeds, data order, nondeterministic kerne
 
 from __future__ import annotations
 
-import json
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ato.storage import loop as portal
-from ato.tracking.finder import Run, _FinderCore
-from ato.fingerprints.runtime import first_divergence
 from ato.config.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
+from ato.fingerprints.runtime import first_divergence
+from ato.tracking.finder import Run, SQLFinder
 
 __all__ = ["RunDiff", "diff_runs"]
 
@@ -72,35 +69,26 @@ class RunDiff:
         }
 
 
-def diff_runs(path: Path, a: int | str, b: int | str) -> RunDiff:
-    """Compare runs ``a`` and ``b`` of the database at ``path``."""
-    return portal.call(_diff, path, a, b)
+def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
+    """Compare runs ``a_id`` and ``b_id`` of the finder's database."""
+    a, b = finder.find_run(a_id), finder.find_run(b_id)
+    result = RunDiff(a, b)
+    traces = (_traces(finder, a), _traces(finder, b))
+    result.config = _config_differences(a, b, traces)
+    if a.structural_hash != b.structural_hash:
+        result.structure = {"a": a.structural_hash, "b": b.structural_hash}
+    prints = (_fingerprints(finder, a), _fingerprints(finder, b))
+    result.code = _code_differences(*prints)
+    result.runtime = _runtime_differences(*prints)
+    result.environment = _environment_differences(*prints)
+    for key in sorted(set(a.metrics) & set(b.metrics)):
+        series = (finder.get_metrics(a.id, key), finder.get_metrics(b.id, key))
+        result.metrics.append({"key": key, "first_difference": _first_metric_difference(*series)})
+    return result
 
 
-async def _diff(path: Path, a_id: int | str, b_id: int | str) -> RunDiff:
-    finder = _FinderCore(path)
-    try:
-        a, b = await finder.find_run(a_id), await finder.find_run(b_id)
-        result = RunDiff(a, b)
-        traces = (await _traces(finder, a), await _traces(finder, b))
-        result.config = _config_differences(a, b, traces)
-        if a.structural_hash != b.structural_hash:
-            result.structure = {"a": a.structural_hash, "b": b.structural_hash}
-        prints = (await _fingerprints(finder, a), await _fingerprints(finder, b))
-        result.code = _code_differences(*prints)
-        result.runtime = _runtime_differences(*prints)
-        result.environment = _environment_differences(*prints)
-        for key in sorted(set(a.metrics) & set(b.metrics)):
-            series = (await finder.get_metrics(a.id, key), await finder.get_metrics(b.id, key))
-            result.metrics.append({"key": key, "first_difference": _first_metric_difference(*series)})
-        return result
-    finally:
-        await finder.close()
-
-
-async def _traces(finder: _FinderCore, run: Run) -> list[MergeTrace]:
-    by_scope, _ = await (await finder.store()).run_events(run.uid)
-    return [MergeTrace.from_events(events) for events in by_scope.values()]
+def _traces(finder: SQLFinder, run: Run) -> list[MergeTrace]:
+    return [MergeTrace.from_events(events) for events in finder.get_run_events(run.id).scopes.values()]
 
 
 def _set_by(traces: list[MergeTrace], key: str) -> str:
@@ -131,11 +119,8 @@ def _config_differences(a: Run, b: Run, traces: tuple[list[MergeTrace], list[Mer
     return differences
 
 
-async def _fingerprints(finder: _FinderCore, run: Run) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    rows = await finder._rows(
-        "SELECT trace_id, kind, fingerprint, detail FROM fingerprints WHERE run_id = ?", (run.id,)
-    )
-    return {(trace_id, kind): (fingerprint, json.loads(detail)) for trace_id, kind, fingerprint, detail in rows}
+def _fingerprints(finder: SQLFinder, run: Run) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    return {(f.trace_id, f.kind): (f.fingerprint, f.detail) for f in finder.get_fingerprints(run.id)}
 
 
 def _changed(a: dict[Any, Any], b: dict[Any, Any], kind: str) -> list[tuple[str, Any, Any]]:

@@ -1,5 +1,5 @@
-"""The experiment logger: one async core, a sync facade (``SQLLogger``) and an async one
-(``AsyncSQLLogger``).
+"""The experiment logger: one core that takes every decision, and two thin facades over it,
+``SQLLogger`` (sync) and ``AsyncSQLLogger`` (async, under asyncio or trio).
 
 ``log_metric`` never touches the disk: it appends a point to an in-memory buffer and returns. A
 writer task on the tracker's loop (:mod:`ato.storage.loop`) turns the buffer into one
@@ -9,9 +9,13 @@ flushes too. When ``max_buffer`` points are waiting, ``log_metric`` itself flush
 returns (backpressure): nothing is ever dropped. A crash loses at most the unflushed window.
 
 The project is ``config.experiment.project_name`` (``"default"`` where absent); the database,
-see :mod:`ato.storage.database`. A run started inside a ``@scope`` function records that scope's merge
-trace with it (:func:`ato.config.scope.active_scopes`); keys changed after the merge are recorded as one
-more step, so the run's config always replays.
+see :mod:`ato.storage.database`. A run started inside a ``@scope`` function records that scope's
+merge trace with it (:data:`ato.config.merge_trace.running_merges`); keys changed after the merge
+are recorded as one more step, so the run's config always replays.
+
+The facades only bridge: the sync one calls the core's coroutines through the loop's portal, the
+async one awaits the same calls from a worker thread. Everything else (when to wake the writer,
+when to flush, which events to build) is decided once, in :class:`LoggerCore`.
 """
 
 from __future__ import annotations
@@ -29,28 +33,34 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import msgspec
 
-from ato.storage import loop as portal
 from ato.config.adict import ADict
-from ato.storage.database import database_path
-from ato.errors import MetricValueError, TrackerError, UnknownRunError
+from ato.config.merge_trace import running_merge_events
+from ato.config.structural_hash import structural_hash
+from ato.errors import MetricValueError, TrackerError
 from ato.events.types import (
     ArtifactLogged,
     Event,
     FingerprintRecorded,
+    FingerprintKind,
     MetricsLogged,
     RunFinished,
     RunStarted,
+    RunStatus,
     RunStatusChanged,
     new_event_id,
 )
 from ato.events.values import encode_value
 from ato.fingerprints.runtime import RuntimeRecord
-from ato.fingerprints.tracing import watch_runtime
+from ato.fingerprints.tracing import fingerprint_events, watch_runtime
+from ato.projections.maintenance import open_store
+from ato.projections.queries import Queries
+from ato.storage import loop
+from ato.storage.database import database_path
 from ato.storage.store import Store
-from ato.config.structural_hash import structural_hash
 
-__all__ = ["AsyncSQLLogger", "LoggerState", "SQLLogger"]
+__all__ = ["AsyncSQLLogger", "LoggerCore", "LoggerState", "SQLLogger"]
 
 
 class LoggerState(enum.Enum):
@@ -59,23 +69,10 @@ class LoggerState(enum.Enum):
     CLOSED = "closed"  # closed for good
 
 
-# Cores with an open database, held strongly so that a logger dropped mid-run still has its
-# buffered points flushed at exit.
-_open_cores: set[_LoggerCore] = set()
-
-
-def _close_open_cores() -> None:
-    """At exit: flush what is buffered and close every database (runs keep their status)."""
-    for core in list(_open_cores):
-        portal.call(core.close)
-
-
-portal.at_exit(_close_open_cores)
-
-
-class _LoggerCore:
-    """Everything the two facades share. Coroutines run on the tracker's loop; ``add`` runs in
-    the caller's thread and is the whole hot path."""
+class LoggerCore:
+    """Everything the two facades share. Coroutines run on the tracker's loop; :meth:`add` runs
+    in the caller's thread and is the whole hot path; :meth:`start` and :meth:`attend` block the
+    calling thread (the async facade calls them from a worker thread)."""
 
     def __init__(
         self,
@@ -95,37 +92,21 @@ class _LoggerCore:
         self.flush_interval = flush_interval
         self.state = LoggerState.IDLE
         self.points: list[tuple[str, int, float, float]] = []
-        self.wake_pending = False
         self.run_uid = ""
         self.run_id: int | None = None
+        self._wake_pending = False
         self._steps: dict[str, int] = {}
         self._store: Store | None = None
+        self._queries: Queries | None = None
         self._lock: anyio.Lock | None = None
         self._wake: anyio.Event | None = None
         self._writer_stopped: anyio.Event | None = None
         self._stopping = False
         self._runtime: dict[str, RuntimeRecord] = {}
 
-    def record_runtime(self, trace_id: str, digest: str) -> None:
-        """Called by ``@runtime_trace`` functions (any thread) while this run is in progress."""
-        record = self._runtime.get(trace_id)
-        if record is None:
-            record = self._runtime[trace_id] = RuntimeRecord()
-        record.add(digest)
-
-    def _runtime_events(self) -> list[Event]:
-        records, self._runtime = self._runtime, {}
-        return [
-            FingerprintRecorded(
-                run=self.run_uid, trace_id=trace_id, kind="runtime", fingerprint=record.fingerprint,
-                detail=record.detail(),
-            )
-            for trace_id, record in sorted(records.items())
-        ]
-
-    # -- the hot path (caller's thread) ---------------------------------------------------------
-    def add(self, key: str, value: Any, step: int | None) -> int:
-        """Buffer one point; return the buffer's length once it reaches ``batch_size``, else 0."""
+    # -- the caller's thread ----------------------------------------------------------------------
+    def add(self, key: str, value: Any, step: int | None) -> bool:
+        """Buffer one point; True when the buffer needs attention (call :meth:`attend`)."""
         if self.state is not LoggerState.RUNNING:
             raise TrackerError(f"log_metric({key!r}) before run() or after finish(): call logger.run() first")
         if type(key) is not str:
@@ -137,40 +118,66 @@ class _LoggerCore:
             self._steps[key] = step
         points = self.points
         points.append((key, step, value, time.time()))
-        n = len(points)
-        return n if n >= self.batch_size else 0
+        return len(points) >= self.batch_size
+
+    def attend(self) -> None:
+        """A full batch is waiting: flush now when the buffer is at its limit (backpressure),
+        else wake the writer once (it flushes in the background)."""
+        if len(self.points) >= self.max_buffer:
+            loop.call(self.flush)
+        elif not self._wake_pending:
+            self._wake_pending = True
+            loop.spawn(self.wake)
+
+    def start(self, tags: Sequence[str], merges: list[Event]) -> int:
+        """Start a run and its writer task; returns the run's id in this database.
+
+        ``merges`` are the events of the ``@scope`` merges running in the caller's context
+        (:func:`running_merge_events`, read in the caller's own thread and context); the
+        environment and code fingerprints are added here.
+        """
+        context = [*fingerprint_events(), *merges]
+        run_id = loop.call(self.start_run, tuple(str(tag) for tag in tags), context)
+        loop.spawn(self.writer)
+        return run_id
+
+    def record_runtime(self, trace_id: str, digest: str) -> None:
+        """Called by ``@runtime_trace`` functions (any thread) while this run is in progress."""
+        record = self._runtime.get(trace_id)
+        if record is None:
+            record = self._runtime[trace_id] = RuntimeRecord()
+        record.add(digest)
 
     # -- coroutines (tracker loop) ----------------------------------------------------------------
-    async def _open(self) -> Store:
-        if self._store is None:
-            self._store = await Store.open(self.path)
+    async def _open(self) -> tuple[Store, Queries]:
+        if self._store is None or self._queries is None:
+            self._store = await open_store(self.path)
+            self._queries = Queries(self._store.log)
             self._lock = anyio.Lock()
-            _open_cores.add(self)
-        return self._store
+            loop.close_at_exit(self)
+        return self._store, self._queries
 
-    async def start_run(self, tags: Sequence[str], context: list[Event]) -> int:
+    async def start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
         if self.state is LoggerState.RUNNING:
             raise TrackerError(f"run {self.run_id} is still running: finish() it before starting another")
         if self.state is LoggerState.CLOSED:
             raise TrackerError("this logger is closed; create a new one")
-        store = await self._open()
+        store, queries = await self._open()
         uid = new_event_id()
         started = RunStarted(
             run=uid,
             project=self.project,
             config=encode_value(self.config),
             structural_hash=structural_hash(self.config),
-            tags=tuple(str(tag) for tag in tags),
+            tags=tags,
             argv=tuple(sys.argv),
             host=socket.gethostname(),
             pid=os.getpid(),
         )
-        events = [started, *(_with_run(event, uid) for event in context)]
-        await store.append(events)
-        run_id = await store.run_id(uid)
+        await store.append([started, *(_with_run(event, uid) for event in context)])
+        run_id = await queries.run_id(uid)
         assert run_id is not None
-        self.run_uid, self.run_id, self._steps = uid, run_id, {}
-        self._runtime = {}
+        self.run_uid, self.run_id, self._steps, self._runtime = uid, run_id, {}, {}
         self.state = LoggerState.RUNNING
         watch_runtime(self, True)
         self._stopping = False
@@ -187,7 +194,7 @@ class _LoggerCore:
                     assert self._wake is not None
                     await self._wake.wait()
                 self._wake = anyio.Event()
-                self.wake_pending = False
+                self._wake_pending = False
                 try:
                     await self.flush()
                 except Exception as exc:  # keep the points; flush()/finish() will report it
@@ -220,18 +227,21 @@ class _LoggerCore:
                 points[0:0] = batch
                 raise
 
-    async def append(self, *events: Event) -> None:
+    async def record(self, *events: Event) -> None:
         """Append events of the running run (after the buffered points, to keep the order)."""
-        self._require_running("log")
+        self._require_running("record events")
         assert self._store is not None
         await self.flush()
         await self._store.append([_with_run(event, self.run_uid) if not event.run else event for event in events])
 
-    async def artifact(
+    async def update_status(self, status: str) -> None:
+        await self.record(RunStatusChanged(status=status))
+
+    async def log_artifact(
         self, run_id: int | None, path: str | os.PathLike[str], data_type: str | None, metadata: Mapping[str, Any] | None
     ) -> None:
-        store = await self._open()
-        uid = self.run_uid if run_id in (None, self.run_id) else await _uid_of(store, run_id)
+        store, queries = await self._open()
+        uid = self.run_uid if run_id in (None, self.run_id) else await queries.run_uid(run_id)
         if not uid:
             raise TrackerError("log_artifact() needs a run: call logger.run() first")
         size, digest = await anyio.to_thread.run_sync(_file_digest, Path(os.fspath(path)))
@@ -244,19 +254,18 @@ class _LoggerCore:
 
     async def finish(self, status: str) -> None:
         self._require_running("finish")
+        if status not in (RunStatus.COMPLETED, RunStatus.FAILED):
+            raise TrackerError(
+                f"finish(status={status!r}): a run ends 'completed' or 'failed'; "
+                "record other states while it runs with update_status()"
+            )
         await self._stop_writer()
         await self.flush()
         watch_runtime(self, False)
         assert self._store is not None
-        await self._store.append([*self._runtime_events(), RunFinished(run=self.run_uid, status=status)])
+        await self._store.append([*self._runtime_events(), RunFinished(run=self.run_uid, status=RunStatus(status))])
         self.state = LoggerState.IDLE
         await self._close_store()  # a next run() reopens it
-
-    async def _close_store(self) -> None:
-        if self._store is not None:
-            await self._store.close()
-            self._store = None
-        _open_cores.discard(self)
 
     async def close(self) -> None:
         """Flush, stop the writer, close the database (the run keeps its status)."""
@@ -269,6 +278,12 @@ class _LoggerCore:
         await self._close_store()
         self.state = LoggerState.CLOSED
 
+    async def _close_store(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = self._queries = None
+        loop.closed(self)
+
     async def _stop_writer(self) -> None:
         self._stopping = True
         if self._wake is not None:
@@ -277,23 +292,39 @@ class _LoggerCore:
             with anyio.move_on_after(5):  # the writer was started by the facade; never hang on it
                 await self._writer_stopped.wait()
 
+    def _runtime_events(self) -> list[Event]:
+        records, self._runtime = self._runtime, {}
+        return [
+            FingerprintRecorded(
+                run=self.run_uid, trace_id=trace_id, kind=FingerprintKind.RUNTIME, fingerprint=record.fingerprint,
+                detail=record.detail(),
+            )
+            for trace_id, record in sorted(records.items())
+        ]
+
     def _require_running(self, what: str) -> None:
         if self.state is not LoggerState.RUNNING:
             raise TrackerError(f"cannot {what}: no run is in progress (call logger.run() first)")
 
+    def exit_status(self, failed: bool) -> str | None:
+        """The status a context manager ends a still-running run with, or None if none runs."""
+        if self.state is not LoggerState.RUNNING:
+            return None
+        return RunStatus.FAILED if failed else RunStatus.COMPLETED
+
+    def warn_if_dropped_running(self, facade: str, fix: str) -> None:
+        # A finished run that was never closed is fine (the seed never calls close(); exit closes).
+        if self.state is not LoggerState.RUNNING:
+            return
+        # Only warn: blocking on the loop from a finalizer can deadlock. Exit still flushes and closes.
+        warnings.warn(
+            f"{facade} for {self.path} was dropped with run {self.run_id} still running; use `{fix}` "
+            "or call finish()", ResourceWarning, stacklevel=3
+        )
+
 
 def _with_run(event: Event, uid: str) -> Event:
-    import msgspec
-
     return msgspec.structs.replace(event, run=uid, event_id=new_event_id())
-
-
-async def _uid_of(store: Store, run_id: int) -> str:
-    async with store.log.connection.execute("SELECT uid FROM experiments WHERE id = ?", (run_id,)) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
-        raise UnknownRunError(f"no run {run_id} in {store.path}")
-    return str(row[0])
 
 
 def _file_digest(path: Path) -> tuple[int | None, str | None]:
@@ -316,62 +347,62 @@ def _as_number(key: str, value: Any, step: int | None) -> float:
         raise MetricValueError(f"metric {key!r}: {value!r:.60} is not a single number ({exc})") from None
 
 
-def _run_context(config: ADict) -> list[Event]:
-    """Events that travel with a new run: the environment and code fingerprints, and the merge
-    traces of the scopes running it."""
-    from ato.fingerprints.tracing import fingerprint_events
-    from ato.config.scope import active_scopes
-
-    events: list[Event] = list(fingerprint_events())
-    seen: set[int] = set()
-    for scope in active_scopes():
-        trace = scope._trace
-        if trace is None or id(scope) in seen:
-            continue
-        seen.add(id(scope))
-        events += trace.events_for_run(scope._config)
-    return events
-
-
 # -- the facades ------------------------------------------------------------------------------------------
-class SQLLogger:
-    """Log a run to SQLite, synchronously. ``with SQLLogger(config) as logger:`` finishes the run
-    ``completed`` (or ``failed`` on an exception) and closes the database."""
+class _LoggerFacade:
+    """What both facades share: construction, state, and the unclosed-run warning."""
 
-    def __init__(self, config: Mapping[str, Any], **options: Any) -> None:
-        self._core = _LoggerCore(config, **options)
+    _fix = ""
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        batch_size: int = 10_000,
+        max_buffer: int = 500_000,
+        flush_interval: float = 0.5,
+    ) -> None:
+        self._core = LoggerCore(config, batch_size=batch_size, max_buffer=max_buffer, flush_interval=flush_interval)
 
     @property
     def state(self) -> LoggerState:
+        """Idle (no run), running, or closed."""
         return self._core.state
 
     @property
     def run_id(self) -> int | None:
+        """The id of the current (or last) run in this database."""
         return self._core.run_id
 
     @property
     def path(self) -> Path:
+        """The database file."""
         return self._core.path
+
+    @property
+    def project(self) -> str:
+        """The project the runs belong to (``config.experiment.project_name``)."""
+        return self._core.project
+
+    def __del__(self) -> None:
+        core = self.__dict__.get("_core")
+        if core is not None:
+            core.warn_if_dropped_running(type(self).__name__, self._fix)
+
+
+class SQLLogger(_LoggerFacade):
+    """Log runs to SQLite, synchronously. ``with SQLLogger(config) as logger:`` finishes the run
+    ``completed`` (or ``failed`` on an exception) and closes the database."""
+
+    _fix = "with SQLLogger(config) as logger:"
 
     def run(self, tags: Sequence[str] = ()) -> int:
         """Start a run; returns its id in this database."""
-        core = self._core
-        run_id = portal.call(core.start_run, tags, _run_context(core.config))
-        portal.get_portal().start_task_soon(core.writer)
-        return run_id
+        return self._core.start(tags, running_merge_events())
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Buffer one metric point (``step`` defaults to one past this key's last)."""
         if self._core.add(key, value, step):
-            self._attend()
-
-    def _attend(self) -> None:
-        core = self._core
-        if len(core.points) >= core.max_buffer:
-            portal.call(core.flush)
-        elif not core.wake_pending:
-            core.wake_pending = True
-            portal.get_portal().start_task_soon(core.wake)
+            self._core.attend()
 
     def log_artifact(
         self,
@@ -380,73 +411,55 @@ class SQLLogger:
         data_type: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record a file the run produced (size and SHA-256 where it is a local file)."""
-        portal.call(self._core.artifact, run_id, path, data_type, metadata)
+        """Record a file a run produced (size and SHA-256 where it is a local file)."""
+        loop.call(self._core.log_artifact, run_id, path, data_type, metadata)
 
     def update_status(self, status: str) -> None:
-        portal.call(self._core.append, RunStatusChanged(run=self._core.run_uid, status=status))
+        """Record a new status of the running run (``evaluating``, say)."""
+        loop.call(self._core.update_status, status)
+
+    def record(self, *events: Event) -> None:
+        """Append events to the running run (HyperBand records its decisions this way)."""
+        loop.call(self._core.record, *events)
 
     def flush(self) -> None:
         """Make every buffered point durable."""
-        portal.call(self._core.flush)
-
-    def record(self, *events: Event) -> None:
-        """Append events to the running run (used by HyperBand for its decisions)."""
-        portal.call(self._core.append, *events)
+        loop.call(self._core.flush)
 
     def finish(self, status: str = "completed") -> None:
         """Flush and end the run with ``status``."""
-        portal.call(self._core.finish, status)
+        loop.call(self._core.finish, status)
 
     def close(self) -> None:
-        portal.call(self._core.close)
+        """Flush and close the database; a running run keeps its status. The logger is done."""
+        loop.call(self._core.close)
 
     def __enter__(self) -> SQLLogger:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            if self._core.state is LoggerState.RUNNING:
-                self.finish("failed" if exc_type is not None else "completed")
+            status = self._core.exit_status(exc_type is not None)
+            if status is not None:
+                self.finish(status)
         finally:
             self.close()
 
-    def __del__(self) -> None:
-        _warn_unclosed(self._core, "SQLLogger", "with SQLLogger(config) as logger:")
 
-
-class AsyncSQLLogger:
-    """The same logger for async code (asyncio or trio): every method is a coroutine.
+class AsyncSQLLogger(_LoggerFacade):
+    """Log runs to SQLite from async code (asyncio or trio): every method is a coroutine.
     ``async with AsyncSQLLogger(config) as logger:`` finishes and closes like ``SQLLogger``."""
 
-    def __init__(self, config: Mapping[str, Any], **options: Any) -> None:
-        self._core = _LoggerCore(config, **options)
-
-    @property
-    def state(self) -> LoggerState:
-        return self._core.state
-
-    @property
-    def run_id(self) -> int | None:
-        return self._core.run_id
+    _fix = "async with AsyncSQLLogger(config) as logger:"
 
     async def run(self, tags: Sequence[str] = ()) -> int:
-        core = self._core
-        run_id = await portal.to_portal(core.start_run, tags, _run_context(core.config))
-        await anyio.to_thread.run_sync(portal.get_portal().start_task_soon, core.writer)
-        return run_id
+        """Start a run; returns its id in this database."""
+        return await anyio.to_thread.run_sync(self._core.start, tags, running_merge_events())
 
     async def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        """Buffer one metric point (``step`` defaults to one past this key's last)."""
         if self._core.add(key, value, step):
-            await self._attend()
-
-    async def _attend(self) -> None:
-        core = self._core
-        if len(core.points) >= core.max_buffer:
-            await portal.to_portal(core.flush)
-        elif not core.wake_pending:
-            core.wake_pending = True
-            await anyio.to_thread.run_sync(portal.get_portal().start_task_soon, core.wake)
+            await anyio.to_thread.run_sync(self._core.attend)
 
     async def log_artifact(
         self,
@@ -455,19 +468,28 @@ class AsyncSQLLogger:
         data_type: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
-        await portal.to_portal(self._core.artifact, run_id, path, data_type, metadata)
+        """Record a file a run produced (size and SHA-256 where it is a local file)."""
+        await loop.to_loop(self._core.log_artifact, run_id, path, data_type, metadata)
 
     async def update_status(self, status: str) -> None:
-        await portal.to_portal(self._core.append, RunStatusChanged(run=self._core.run_uid, status=status))
+        """Record a new status of the running run (``evaluating``, say)."""
+        await loop.to_loop(self._core.update_status, status)
+
+    async def record(self, *events: Event) -> None:
+        """Append events to the running run (HyperBand records its decisions this way)."""
+        await loop.to_loop(self._core.record, *events)
 
     async def flush(self) -> None:
-        await portal.to_portal(self._core.flush)
+        """Make every buffered point durable."""
+        await loop.to_loop(self._core.flush)
 
     async def finish(self, status: str = "completed") -> None:
-        await portal.to_portal(self._core.finish, status)
+        """Flush and end the run with ``status``."""
+        await loop.to_loop(self._core.finish, status)
 
     async def close(self) -> None:
-        await portal.to_portal(self._core.close)
+        """Flush and close the database; a running run keeps its status. The logger is done."""
+        await loop.to_loop(self._core.close)
 
     async def __aenter__(self) -> AsyncSQLLogger:
         return self
@@ -476,21 +498,9 @@ class AsyncSQLLogger:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if self._core.state is LoggerState.RUNNING:
-                await self.finish("failed" if exc_type is not None else "completed")
+            status = self._core.exit_status(exc_type is not None)
+            if status is not None:
+                await self.finish(status)
         finally:
             await self.close()
 
-    def __del__(self) -> None:
-        _warn_unclosed(self._core, "AsyncSQLLogger", "async with AsyncSQLLogger(config) as logger:")
-
-
-def _warn_unclosed(core: _LoggerCore, name: str, fix: str) -> None:
-    # A finished run that was never closed is fine (the seed never calls close(); exit closes).
-    if core.state is not LoggerState.RUNNING:
-        return
-    # Only warn: blocking on the loop from a finalizer can deadlock. Exit still flushes and closes.
-    warnings.warn(
-        f"{name} for {core.path} was dropped with run {core.run_id} still running; use `{fix}` "
-        "or call finish()", ResourceWarning, stacklevel=2
-    )

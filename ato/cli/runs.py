@@ -1,0 +1,44 @@
+"""``ato runs [PROJECT]``: list runs with their status, structure and one metric."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from ato.cli.output import emit_json, table, when
+
+__all__ = ["register"]
+
+
+def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    parser = command("runs", "List runs.", "ato runs                # every run\n  ato runs demo --metric accuracy")
+    parser.add_argument("project", nargs="?", help="only this project")
+    parser.add_argument("--metric", help="show this metric (default: the first the runs logged)")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, path: Path) -> int:
+    from ato.tracking.finder import SQLFinder
+
+    with SQLFinder(path) as finder:
+        runs = finder.get_runs_in_project(args.project) if args.project else finder.get_all_runs()
+    metric = args.metric or next((key for run in runs for key in sorted(run.metrics)), None)
+    if args.json:
+        emit_json([
+            {
+                "id": r.id, "uid": r.uid, "project": r.project, "status": r.status, "started_at": r.started_at,
+                "tags": r.tags, "structural_hash": r.structural_hash,
+                "metrics": {k: vars(v) for k, v in r.metrics.items()},
+            }
+            for r in runs
+        ])
+        return 0
+    rows = []
+    for run in runs:
+        summary = run.metrics.get(metric) if metric else None
+        value = f"{summary.last:.6g}" if summary else "-"
+        rows.append([str(run.id), run.project, run.status, when(run.started_at), ",".join(run.tags),
+                     run.structural_hash[:12], value])
+    table(None, ["id", "project", "status", "started", "tags", "structure", f"{metric or 'metric'} (last)"], rows)
+    return 0

@@ -1,0 +1,126 @@
+"""Replay a run's config merge from its recorded events: the applying order of views, every
+final key with the chain of steps that set it, and whether the replayed config equals the
+recorded one exactly (values, types, structural hash). What ``ato replay`` prints.
+
+It reads through a finder (the one read model) and returns plain data; ``to_json()`` gives what
+``--json`` prints. A run's searches are replayed by :mod:`ato.hyperopt.replay`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from msgspec import UNSET
+
+from ato.config.merge_trace import MergeTrace, flatten, format_path, replay, snapshot_value
+from ato.events.values import OpaqueValue, decode_value
+from ato.tracking.finder import Run, SQLFinder
+
+__all__ = ["KeyChain", "MergeReplay", "ScopeReplay", "jsonable", "replay_merges"]
+
+
+@dataclass
+class KeyChain:
+    """One final key: its value and every step that set it, oldest first."""
+
+    key: str
+    value: Any
+    chain: list[dict[str, Any]]
+
+
+@dataclass
+class ScopeReplay:
+    """The merge audit of one scope of one run."""
+
+    scope: str
+    argv: list[str]
+    order: list[dict[str, Any]]
+    keys: list[KeyChain]
+    exact: bool
+    differences: list[str]
+    not_replayable: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "argv": self.argv,
+            "order": self.order,
+            "keys": [
+                {"key": k.key, "value": jsonable(k.value), "type": type(k.value).__name__, "chain": k.chain}
+                for k in self.keys
+            ],
+            "exact": self.exact,
+            "differences": self.differences,
+            "not_replayable": self.not_replayable,
+        }
+
+
+@dataclass
+class MergeReplay:
+    """The merge audit of a run: one :class:`ScopeReplay` per scope that configured it."""
+
+    run: Run
+    scopes: list[ScopeReplay]
+
+    @property
+    def exact(self) -> bool:
+        return all(scope.exact for scope in self.scopes)
+
+
+def replay_merges(finder: SQLFinder, run: int | str, key: str | None = None) -> MergeReplay:
+    """The merge audit of ``run``: applying order, each final key's chain (only ``key`` and what
+    is below it, if given), and exactness."""
+    found = finder.find_run(run)
+    recorded = finder.get_run_events(found.id)
+    traces = [MergeTrace.from_events(events) for events in recorded.scopes.values()]
+    return MergeReplay(found, [_scope_replay(trace, key) for trace in traces])
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON can hold it: containers kept, anything else by its repr."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return repr(value)
+
+
+def _shown(encoded: Any) -> Any:
+    if encoded is UNSET:
+        return None
+    value = decode_value(encoded)
+    return str(value) if isinstance(value, OpaqueValue) else value
+
+
+def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
+    result = replay(trace)
+    order = [
+        {"index": s.index + 1, "step": s.step, "kind": s.kind, "priority": s.priority, "chained_by": s.chained_by}
+        for s in trace.steps
+    ]
+    keys = []
+    histories = trace.provenance()
+    for path, snap in flatten(result.config).items():
+        name, value = format_path(path), snapshot_value(snap)
+        if key is not None and name != key and not name.startswith(f"{key}.") and not name.startswith(f"{key}["):
+            continue
+        history = histories.get(name)
+        chain = [
+            {
+                "step": step.step,
+                "kind": step.kind,
+                "old": jsonable(_shown(change.old)),
+                "new": jsonable(_shown(change.new)),
+                "added": change.old is UNSET,
+            }
+            for step, change in (history.changes if history else [])
+        ]
+        keys.append(KeyChain(name, value, chain))
+    return ScopeReplay(
+        trace.scope, list(trace.started.argv), order, keys, result.exact, result.differences, result.not_replayable
+    )
+
+
