@@ -21,7 +21,9 @@ $(VENV)/.ato-test-installed: $(VENV)/.ato-installed
 demo: $(VENV)/.ato-installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/demo.sh
 
+# The layer contracts (pyproject.toml [tool.importlinter]) first, then the suite.
 test: $(VENV)/.ato-test-installed
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 # Benchmarks print tables; the reference ato 2.1.7 runs beside Ato in its own environment.

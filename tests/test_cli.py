@@ -15,7 +15,7 @@ from tests.conftest import run_script
 TRAIN = """
 import sys
 import numpy as np
-from ato.config.scope import Scope
+from ato.scope import Scope
 from ato.db_routers.sql.manager import SQLLogger
 
 scope = Scope()
@@ -95,7 +95,7 @@ def test_replay_json_keeps_awkward_values_exact(two_runs: Path) -> None:
 
 def test_replay_of_an_unreplayable_value_says_so_and_exits_1(tmp_path: Path) -> None:
     run_script(tmp_path, """
-        from ato.config.scope import Scope
+        from ato.scope import Scope
         from ato import SQLLogger
         scope = Scope()
         class Head:

@@ -252,7 +252,7 @@ def test_environment_fingerprint_records_what_matters(tmp_path: Path) -> None:
 TRACKED = """
 import random
 import numpy as np
-from ato.config.scope import Scope
+from ato.scope import Scope
 from ato import SQLLogger, SQLFinder
 
 scope = Scope()

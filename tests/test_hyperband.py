@@ -25,9 +25,9 @@ from tests.conftest import run_script
 
 SEED = """
 import math
-from ato.config.adict import ADict
-from ato.hyperopt.search import HyperBand
-from ato.config.scope import Scope
+from ato.adict import ADict
+from ato.hyperopt.hyperband import HyperBand
+from ato.scope import Scope
 
 scope = Scope()
 
@@ -217,9 +217,9 @@ def test_schedule_invariants(metrics: list[float | None], rate: float, minimum: 
 DISTRIBUTED = """
 import json, os, sys
 import torch.distributed as dist
-from ato.config.adict import ADict
-from ato.hyperopt.search import DistributedHyperBand
-from ato.config.scope import Scope
+from ato.adict import ADict
+from ato.hyperopt.hyperband import DistributedHyperBand
+from ato.scope import Scope
 
 scope = Scope()
 
@@ -296,9 +296,9 @@ def test_distributed_search_on_gloo(tmp_path: Path, world_size: int) -> None:
 
 
 PROGRESS = """
-from ato.config.adict import ADict
-from ato.hyperopt.search import HyperBand
-from ato.config.scope import Scope
+from ato.adict import ADict
+from ato.hyperopt.hyperband import HyperBand
+from ato.scope import Scope
 scope = Scope()
 scope.observe({'experiment': {'project_name': 'p'}}, name='base', default=True)
 space = ADict(x=ADict(param_type='INTEGER', param_range=(0, 30), num_samples=31))

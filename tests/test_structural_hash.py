@@ -92,7 +92,7 @@ def test_argparse_and_omegaconf_hash_like_the_plain_dict() -> None:
 def test_hash_is_stable_across_processes_and_releases() -> None:
     # A golden value: if this changes, every stored structural hash in users' databases breaks.
     code = (
-        "from ato.config.adict import ADict;"
+        "from ato.adict import ADict;"
         "print(ADict(lr=0.1, epochs=100, model='resnet50', opt={'name': 'adam', 'betas': (0.9, 0.99)})"
         ".get_structural_hash())"
     )

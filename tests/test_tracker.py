@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ato.config.adict import ADict
-from ato.db_routers.sql.manager import AsyncSQLLogger, SQLFinder, SQLLogger
+from ato.db_routers.sql.manager import AsyncSQLFinder, AsyncSQLLogger, SQLFinder, SQLLogger
 from ato.errors import DatabaseError, MetricValueError, TrackerError
 from ato.events.codec import decode_event
 from ato.events.types import MergeCompleted, MergeStepApplied, MetricsLogged
@@ -29,7 +29,7 @@ from tests.conftest import run_script
 
 SEED_TRACKER = """
 from ato.db_routers.sql.manager import SQLLogger
-from ato.config.adict import ADict
+from ato.adict import ADict
 
 # Setup config
 config = ADict(
@@ -121,7 +121,7 @@ def test_seed_sql_tracker_example_runs_unchanged(tmp_path: Path) -> None:
 
 COMBINED = """
 import sys
-from ato.config.scope import Scope
+from ato.scope import Scope
 from ato.db_routers.sql.manager import SQLLogger
 
 scope = Scope()
@@ -350,6 +350,33 @@ def test_async_logger_under_each_backend(config: ADict, backend: str) -> None:
     with SQLFinder(config) as finder:
         run = finder.find_run(run_id)
         assert run.status == "completed" and run.tags == ["async"] and run.metrics["loss"].count == 1000
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_async_finder_answers_as_the_sync_one_does(config: ADict, backend: str) -> None:
+    with SQLLogger(config) as logger:
+        for lr in (0.1, 0.2):
+            config.lr = lr
+            logger.run(tags=[f"lr{lr}"])
+            for step in range(5):
+                logger.log_metric("acc", lr * step, step)
+            logger.finish()
+
+    async def ask() -> list[object]:
+        async with AsyncSQLFinder(config) as finder:
+            best = await finder.find_best_run("proj", "acc", "max")
+            assert best is not None
+            return [
+                await finder.get_runs_in_project("proj"), best, await finder.get_metrics(best.id, "acc"),
+                await finder.get_fingerprints(best.id), await finder.find_project("proj"),
+            ]
+
+    with SQLFinder(config) as finder:
+        best = finder.find_best_run("proj", "acc", "max")
+        assert best is not None and best.tags == ["lr0.2"] and type(best.config) is ADict
+        expected = [finder.get_runs_in_project("proj"), best, finder.get_metrics(best.id, "acc"),
+                    finder.get_fingerprints(best.id), finder.find_project("proj")]
+    assert anyio.run(ask, backend=backend) == expected
 
 
 def test_async_context_manager_marks_failed(config: ADict) -> None:
@@ -630,6 +657,15 @@ def test_locked_database_is_a_clear_error_and_keeps_points(config: ADict, db: Pa
 def test_finder_on_a_missing_database_says_so(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="no Ato database here"), SQLFinder(f"sqlite:///{tmp_path}/none.db") as finder:
         finder.get_runs_in_project("p")
+
+
+def test_finish_takes_a_final_status_only(config: ADict) -> None:
+    with SQLLogger(config) as logger:
+        logger.run()
+        logger.update_status("evaluating")  # a label while running is the user's word
+        with pytest.raises(TrackerError, match="a run ends 'completed' or 'failed'; record other states"):
+            logger.finish("evaluated")
+        logger.finish("completed")
 
 
 def test_database_url_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,7 +40,7 @@ class ADict(dict):  # type: ignore[type-arg]
         super().__init__()
         if len(args) > 1:
             raise TypeError(f"ADict expected at most 1 positional argument, got {len(args)}")
-        source = _as_mapping(args[0]) if args else {}
+        source = as_mapping(args[0]) if args else {}
         for key, value in _items(source):
             dict.__setitem__(self, key, _adapt(value))
         for key, value in kwargs.items():
@@ -117,20 +117,20 @@ class ADict(dict):  # type: ignore[type-arg]
     def update(self, other: Any = (), /, *, recursive: bool = False, **kwargs: Any) -> None:  # type: ignore[override]
         """Set keys from ``other`` and ``kwargs``; with ``recursive=True`` merge nested mappings
         key by key instead of replacing them."""
-        for key, value in (*_items(_as_mapping(other)), *kwargs.items()):
+        for key, value in (*_items(as_mapping(other)), *kwargs.items()):
             current = self.get(key)
-            if recursive and isinstance(current, ADict) and _is_mapping(value):
+            if recursive and isinstance(current, ADict) and is_mapping(value):
                 current.update(value, recursive=True)
             else:
                 self[key] = value
 
     def update_if_absent(self, other: Any = (), /, **kwargs: Any) -> None:
         """Add only the keys that are missing, recursing into nested mappings present on both sides."""
-        for key, value in (*_items(_as_mapping(other)), *kwargs.items()):
+        for key, value in (*_items(as_mapping(other)), *kwargs.items()):
             current = self.get(key)
             if key not in self:
                 self[key] = value
-            elif isinstance(current, ADict) and _is_mapping(value):
+            elif isinstance(current, ADict) and is_mapping(value):
                 current.update_if_absent(value)
 
     def __ior__(self, other: Any) -> ADict:  # type: ignore[override,misc]
@@ -250,7 +250,8 @@ def unpickle(cls: type[ADict], items: dict[Any, Any], frozen: bool, auto: bool) 
     return new
 
 
-def _is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> bool:
+    """Whether ``value`` reads as a mapping: a Mapping, an argparse Namespace, an OmegaConf config."""
     return isinstance(value, (Mapping, argparse.Namespace)) or _is_omegaconf(value)
 
 
@@ -258,7 +259,7 @@ def _is_omegaconf(value: Any) -> bool:
     return type(value).__module__.startswith("omegaconf") and hasattr(value, "_metadata")
 
 
-def _as_mapping(source: Any) -> Any:
+def as_mapping(source: Any) -> Any:
     """Accept a mapping, an argparse Namespace, an OmegaConf config, or an iterable of pairs."""
     if isinstance(source, argparse.Namespace):
         return vars(source)
@@ -279,13 +280,13 @@ def _adapt(value: Any, auto: bool = False) -> Any:
     """Turn mappings (also inside lists and tuples) into ADicts; leave everything else alone."""
     if isinstance(value, ADict):
         return value
-    if type(value) is dict or _is_mapping(value):
-        child = ADict(_as_mapping(value))
+    if type(value) is dict or is_mapping(value):
+        child = ADict(as_mapping(value))
         if auto:
             child._set_auto(True)
         return child
     if type(value) in (list, tuple) and any(
-        isinstance(item, (dict, list, tuple)) or _is_mapping(item) for item in value
+        isinstance(item, (dict, list, tuple)) or is_mapping(item) for item in value
     ):
         return type(value)(_adapt(item, auto) for item in value)
     return value

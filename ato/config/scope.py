@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TypeVar
 
-from ato.config.adict import ADict, _as_mapping, _is_mapping
+from ato.config.adict import ADict, as_mapping, is_mapping
 from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
 from ato.events.types import KeyChange, StepKind
 from ato.config.literals import MANUAL, Assignment, ManualRequest, ViewRequest, parse_argv
@@ -208,7 +208,7 @@ class Scope:
 
         def register(source: Any) -> Any:
             view_name = name or getattr(source, "__name__", None)
-            if not view_name or not callable(source) and not _is_mapping(source):
+            if not view_name or not callable(source) and not is_mapping(source):
                 raise ConfigError(
                     f"cannot observe {type(source).__name__} {source!r}: a view is a function f(config) "
                     "or a mapping given a name, e.g. scope.observe(args, name='args')"
@@ -327,7 +327,7 @@ class Scope:
                 if isinstance(result, Mapping):
                     config.update(result, recursive=True)
             else:
-                config.update(_as_mapping(view.source), recursive=True)
+                config.update(as_mapping(view.source), recursive=True)
         except Exception as exc:
             if hasattr(exc, "add_note"):  # Python 3.11+
                 exc.add_note(f"while applying view {view.name!r} of scope {self.name!r}")
