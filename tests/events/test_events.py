@@ -90,7 +90,7 @@ def test_objects_are_opaque() -> None:
     assert isinstance(decode_value(encoded)["head"], OpaqueValue)
 
 
-SAMPLES = json.loads((Path(__file__).parent / "data" / "event_samples.json").read_text())
+SAMPLES = json.loads((Path(__file__).resolve().parents[1] / "data" / "event_samples.json").read_text())
 
 
 def test_a_stored_sample_of_every_event_type_exists() -> None:

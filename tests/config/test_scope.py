@@ -278,7 +278,7 @@ def test_unencodable_values_are_flagged_not_guessed() -> None:
     result = replay(scope.merge_trace)
     assert not result.exact
     assert result.not_replayable == ["model.head (set by base)"]
-    assert repr(result.config.model.head) == "<not replayable test_scope.test_unencodable_values_are_flagged_not_guessed.<locals>.Model: Model()>"
+    assert repr(result.config.model.head) == "<not replayable tests.config.test_scope.test_unencodable_values_are_flagged_not_guessed.<locals>.Model: Model()>"
 
 
 def test_multiscope_routing_and_errors() -> None:
