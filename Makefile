@@ -21,10 +21,10 @@ $(VENV)/.ato-test-installed: $(VENV)/.ato-installed
 demo: $(VENV)/.ato-installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/demo.sh
 
-# The layer contracts (pyproject.toml [tool.importlinter]) first, then the suite.
+# The layer contracts (pyproject.toml [tool.importlinter]) first, then the suite on every core.
 test: $(VENV)/.ato-test-installed
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 # Benchmarks print tables; the reference ato 2.1.7 runs beside Ato in its own environment.
 $(VENV)-ref/.installed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -73,3 +75,21 @@ def run_script(tmp_path: Path, script: str, *argv: str, timeout: float = 120, ch
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def ato(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``ato ARGS`` in this process, in ``cwd``; its exit status and output, as a subprocess's."""
+    from ato.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse: --help, usage errors
+                status = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["ato", *args], status, out.getvalue(), err.getvalue())

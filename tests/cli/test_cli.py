@@ -1,8 +1,10 @@
-"""The ``ato`` command through real subprocesses on real databases."""
+"""The ``ato`` command on real databases: in-process through ``main(argv)``, with a few real
+subprocesses where the process boundary is what is tested."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_script
+from tests.conftest import ato, run_script
 
 TRAIN = """
 import sys
@@ -47,14 +49,23 @@ main()
 """
 
 
-def ato(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def ato_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ato ARGS`` as a real process."""
     return subprocess.run([sys.executable, "-m", "ato", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
+@pytest.fixture(scope="module")
+def two_runs_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("two_runs")
+    run_script(folder, TRAIN)
+    run_script(folder, TRAIN, "high_lr", "lr=0.25", "count=4")
+    return folder / "experiments.db"
+
+
 @pytest.fixture
-def two_runs(tmp_path: Path) -> Path:
-    run_script(tmp_path, TRAIN)
-    run_script(tmp_path, TRAIN, "high_lr", "lr=0.25", "count=4")
+def two_runs(tmp_path: Path, two_runs_template: Path) -> Path:
+    """A folder with a database of two tracked runs (made once, copied for each test)."""
+    shutil.copy(two_runs_template, tmp_path / "experiments.db")
     return tmp_path
 
 
@@ -129,6 +140,21 @@ def test_user_errors_are_one_line_and_exit_1(two_runs: Path, args: tuple[str, ..
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_real_process_prints_one_line_errors_and_replays(two_runs: Path) -> None:
+    failed = ato_process("replay", "9", cwd=two_runs)
+    assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [
+        f"ato replay: error: no run '9' in {two_runs / 'experiments.db'}"
+    ]
+    replayed = ato_process("replay", "2", cwd=two_runs)
+    assert replayed.returncode == 0 and replayed.stdout.rstrip().endswith("replay: exact "
+                                                                          "(values, types and structural hash equal the recorded config)")
+
+
+def test_a_malformed_command_line_is_a_usage_error(tmp_path: Path) -> None:
+    result = ato("replay", cwd=tmp_path)
+    assert result.returncode == 2 and "the following arguments are required: run" in result.stderr
 
 
 def test_rebuild_and_verify(two_runs: Path) -> None:

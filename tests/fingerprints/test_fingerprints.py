@@ -17,7 +17,7 @@ from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment_fingerprint
 from ato.fingerprints.runtime import RuntimeRecord, first_divergence, runtime_digest
 from ato.config.scope import Scope
-from tests.conftest import run_script
+from tests.conftest import ato, run_script
 
 # Pairs of function sources: (name, a, b, same_fingerprint)
 CORPUS = [
@@ -294,10 +294,6 @@ def main(config):
 
 main()
 """
-
-
-def ato(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ato", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def test_diff_names_each_cause(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from ato.hyperopt.search import HyperBand
 from ato.hyperopt.schedule import HalvingSchedule, rank_key
 from ato.hyperopt.space import grid, parameter_values
 from ato.config.scope import Scope
-from tests.conftest import run_script
+from tests.conftest import ato, run_script
 
 SEED = """
 import math
@@ -108,7 +108,7 @@ def test_seed_example_runs_and_is_recorded(tmp_path: Path) -> None:
     connection.close()
     assert counts["search.trial"] == sum(HalvingSchedule.round_sizes(300, 0.3, 3)) == 300 + 90 + 27 + 8 + 2
     assert counts["search.halving"] == 5 and counts["search.started"] == counts["search.finished"] == 1
-    replay = subprocess.run([sys.executable, "-m", "ato", "replay", "1"], cwd=tmp_path, capture_output=True, text=True)
+    replay = ato("replay", "1", cwd=tmp_path)
     assert replay.returncode == 0, replay.stdout
     assert "round 0: 300 trials, kept 90, dropped 210" in replay.stdout
     assert "search replay: the recorded metrics reproduce every decision" in replay.stdout
@@ -291,7 +291,7 @@ def test_distributed_search_on_gloo(tmp_path: Path, world_size: int) -> None:
     connection.close()
     assert trials == sum(HalvingSchedule.round_sizes(21, 0.4, 2))  # 21 trials: uneven over 2 and 3 ranks
     assert runs == 1  # only rank 0 records the search
-    replay = subprocess.run([sys.executable, "-m", "ato", "replay", "1", "--db", url], capture_output=True, text=True)
+    replay = ato("replay", "1", "--db", url, cwd=tmp_path)
     assert "search replay: the recorded metrics reproduce every decision" in replay.stdout
 
 
