@@ -4,6 +4,6 @@ Pickles of ADicts made before the move name ``ato.adict._restore``: that name mu
 """
 
 from ato.config.adict import ADict
-from ato.config.adict import unpickle as _restore
+from ato.config.adict import unpickle as _restore  # noqa: F401  (named by old pickles)
 
 __all__ = ["ADict"]

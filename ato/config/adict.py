@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from os import PathLike
 from typing import Any
 
-from ato.errors import FrozenConfigError
 from ato.config.structural_hash import structural_hash
+from ato.errors import FrozenConfigError
 
 __all__ = ["ADict"]
 

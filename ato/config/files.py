@@ -28,8 +28,8 @@ import toml
 import yaml
 
 from ato.config import xyz
-from ato.errors import ConfigFileError
 from ato.config.literals import format_literal
+from ato.errors import ConfigFileError
 
 __all__ = ["dump_config", "load_config"]
 

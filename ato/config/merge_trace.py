@@ -24,6 +24,7 @@ import msgspec
 from msgspec import UNSET
 
 from ato.config.adict import ADict
+from ato.config.structural_hash import structural_hash
 from ato.events.types import (
     Event,
     KeyChange,
@@ -40,7 +41,6 @@ from ato.events.values import (
     encode_value,
     opaque_paths,
 )
-from ato.config.structural_hash import structural_hash
 
 __all__ = [
     "KeyHistory",
@@ -304,7 +304,7 @@ class TraceRecorder:
         self,
         config: ADict,
         step: str,
-        kind: str,
+        kind: StepKind,
         priority: int | None = None,
         chained_by: str | None = None,
         changes: Sequence[KeyChange] | None = None,

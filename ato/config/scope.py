@@ -34,11 +34,23 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from ato.config.adict import ADict, as_mapping, is_mapping
+from ato.config.literals import (
+    MANUAL,
+    Assignment,
+    ManualRequest,
+    ViewRequest,
+    parse_argv,
+)
+from ato.config.merge_trace import (
+    KeyHistory,
+    MergeTrace,
+    RunningMerge,
+    TraceRecorder,
+    running,
+)
+from ato.config.views import View, check_chains, order_views, suggest
 from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
 from ato.events.types import KeyChange, StepKind
-from ato.config.literals import MANUAL, Assignment, ManualRequest, ViewRequest, parse_argv
-from ato.config.merge_trace import KeyHistory, MergeTrace, RunningMerge, TraceRecorder, running
-from ato.config.views import View, check_chains, order_views, suggest
 
 __all__ = ["MultiScope", "Scope", "active_scopes"]
 

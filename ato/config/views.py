@@ -41,7 +41,7 @@ class View:
 @dataclass(frozen=True)
 class PlannedView:
     view: View
-    kind: str
+    kind: StepKind
     chained_by: str | None = None
 
 

@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ato.errors import CLIArgumentError
 from ato.config.literals import format_literal, parse_value
+from ato.errors import CLIArgumentError
 
 __all__ = ["XYZSyntaxError", "dumps", "loads", "read_value"]
 

@@ -7,7 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ato.events.types import Event, HalvingDecided, SearchFinished, SearchStarted, TrialRecorded
+from ato.events.types import (
+    Event,
+    HalvingDecided,
+    SearchFinished,
+    SearchStarted,
+    TrialRecorded,
+)
 from ato.hyperopt.schedule import HalvingSchedule
 
 __all__ = ["SearchReplay", "replay_search"]

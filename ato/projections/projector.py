@@ -14,7 +14,6 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from ato.storage.log import SQLiteEventLog, StoredEvent
 from ato.events.types import (
     ArtifactLogged,
     Event,
@@ -25,6 +24,7 @@ from ato.events.types import (
     RunStatusChanged,
 )
 from ato.projections.tables import DROP, SCHEMA, pack_chunk
+from ato.storage.log import SQLiteEventLog, StoredEvent
 
 __all__ = ["Projector"]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
-from ato.storage.database import connect, transaction, translate_errors
 from ato.events.codec import decode_event, encode_event
 from ato.events.types import Event
+from ato.storage.database import connect, transaction
 
 __all__ = ["SCHEMA", "SQLiteEventLog", "StoredEvent", "event_tag"]
 
@@ -114,13 +115,13 @@ class SQLiteEventLog:
         async for seq, payload in self.read_raw(after, run=run, batch=batch):
             yield StoredEvent(seq, decode_event(payload))
 
-    async def read_envelopes(self) -> AsyncIterator[tuple[int, str, str, str, bytes]]:
+    async def read_envelopes(self) -> AsyncIterator[tuple[Any, ...]]:
         """Every ``(seq, event_id, run, type, payload)`` row in order, undecoded (for ``verify``)."""
         async with self.connection.execute(
             "SELECT seq, event_id, run, type, payload FROM events ORDER BY seq"
         ) as cursor:
             async for row in cursor:
-                yield row
+                yield tuple(row)
 
     async def read_raw(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000

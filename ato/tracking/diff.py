@@ -17,7 +17,13 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ato.config.merge_trace import MergeTrace, flatten, format_path, same, snapshot_value
+from ato.config.merge_trace import (
+    MergeTrace,
+    flatten,
+    format_path,
+    same,
+    snapshot_value,
+)
 from ato.fingerprints.runtime import first_divergence
 from ato.tracking.finder import Run, SQLFinder
 

@@ -11,18 +11,24 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from ato.config.adict import ADict
 from ato.projections.maintenance import open_store
-from ato.projections.queries import Fingerprint, MetricSummary, Project, Queries, Run, RunEvents
+from ato.projections.queries import (
+    Fingerprint,
+    MetricSummary,
+    Project,
+    Queries,
+    Run,
+    RunEvents,
+)
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
 
 __all__ = ["AsyncSQLFinder", "Fingerprint", "MetricSummary", "Project", "Run", "RunEvents", "SQLFinder"]
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -34,7 +40,7 @@ class FinderCore:
         self._store: Store | None = None
         self._queries: Queries | None = None
 
-    async def ask(self, query: Callable[Concatenate[Queries, P], Awaitable[T]], *args: Any) -> T:
+    async def ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run one query of the read model."""
         if self._queries is None:
             self._store = await open_store(self.path, must_exist=True)
@@ -65,7 +71,7 @@ class SQLFinder(_FinderFacade):
     """Find projects, runs, the best run, similar runs and trace statistics, synchronously.
     ``with SQLFinder(config) as finder:`` closes the database at the end."""
 
-    def _ask(self, query: Callable[Concatenate[Queries, P], Awaitable[T]], *args: Any) -> T:
+    def _ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         return loop.call(self._core.ask, query, *args)
 
     def find_project(self, name: str) -> Project | None:
@@ -131,7 +137,7 @@ class AsyncSQLFinder(_FinderFacade):
     """The same finder for async code (asyncio or trio): every query is a coroutine.
     ``async with AsyncSQLFinder(config) as finder:`` closes the database at the end."""
 
-    async def _ask(self, query: Callable[Concatenate[Queries, P], Awaitable[T]], *args: Any) -> T:
+    async def _ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         return await loop.to_loop(self._core.ask, query, *args)
 
     async def find_project(self, name: str) -> Project | None:

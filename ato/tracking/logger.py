@@ -42,8 +42,8 @@ from ato.errors import MetricValueError, TrackerError
 from ato.events.types import (
     ArtifactLogged,
     Event,
-    FingerprintRecorded,
     FingerprintKind,
+    FingerprintRecorded,
     MetricsLogged,
     RunFinished,
     RunStarted,

@@ -13,7 +13,13 @@ from typing import Any
 
 from msgspec import UNSET
 
-from ato.config.merge_trace import MergeTrace, flatten, format_path, replay, snapshot_value
+from ato.config.merge_trace import (
+    MergeTrace,
+    flatten,
+    format_path,
+    replay,
+    snapshot_value,
+)
 from ato.events.values import OpaqueValue, decode_value
 from ato.tracking.finder import Run, SQLFinder
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ato.errors import CLIArgumentError
 from ato.config.literals import (
     Assignment,
     ManualRequest,
@@ -19,6 +18,7 @@ from ato.config.literals import (
     parse_argv,
     parse_value,
 )
+from ato.errors import CLIArgumentError
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ato.config.adict import ADict
-from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
-from ato.events.codec import decode_event, encode_event
-from ato.events.values import encode_value
 from ato.config.literals import format_literal
 from ato.config.merge_trace import MergeTrace, replay
 from ato.config.scope import MultiScope, Scope, active_scopes
 from ato.config.structural_hash import structural_hash
+from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
+from ato.events.codec import decode_event, encode_event
+from ato.events.values import encode_value
 
 
 def make_scope() -> Scope:

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ato.config.scope import Scope
 from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment_fingerprint
 from ato.fingerprints.runtime import RuntimeRecord, first_divergence, runtime_digest
-from ato.config.scope import Scope
 from tests.conftest import ato, run_script
 
 # Pairs of function sources: (name, a, b, same_fingerprint)

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ato.config.adict import ADict
-from ato.errors import ConfigError
-from ato.hyperopt.search import HyperBand
-from ato.hyperopt.schedule import HalvingSchedule, rank_key
-from ato.hyperopt.space import grid, parameter_values
 from ato.config.scope import Scope
+from ato.errors import ConfigError
+from ato.hyperopt.schedule import HalvingSchedule, rank_key
+from ato.hyperopt.search import HyperBand
+from ato.hyperopt.space import grid, parameter_values
 from tests.conftest import ato, run_script
 
 SEED = """

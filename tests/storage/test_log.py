@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from ato.errors import AppendOnlyError
-from ato.storage.log import SQLiteEventLog
 from ato.events.types import RunStatusChanged
+from ato.storage.log import SQLiteEventLog
 
 
 async def _append(path: Path, events: list) -> list:  # type: ignore[type-arg]

@@ -18,13 +18,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ato.config.adict import ADict
-from ato.db_routers.sql.manager import AsyncSQLFinder, AsyncSQLLogger, SQLFinder, SQLLogger
+from ato.config.merge_trace import MergeTrace, replay
+from ato.db_routers.sql.manager import (
+    AsyncSQLFinder,
+    AsyncSQLLogger,
+    SQLFinder,
+    SQLLogger,
+)
 from ato.errors import DatabaseError, MetricValueError, TrackerError
 from ato.events.codec import decode_event
 from ato.events.types import MergeCompleted, MergeStepApplied, MetricsLogged
-from ato.tracking.logger import LoggerState
-from ato.config.merge_trace import MergeTrace, replay
 from ato.projections.maintenance import open_store
+from ato.tracking.logger import LoggerState
 from tests.conftest import run_script
 
 SEED_TRACKER = """
