@@ -104,3 +104,24 @@ def test_stored_samples_decode_forever(tag: str) -> None:
     event = decode_event(payload)
     assert event.__struct_config__.tag == tag
     assert event.event_id == "0123456789abcdef0123456789abcdef" and event.at == 1795000000.25
+    assert encode_event(event) == payload  # typed fields (enums) re-encode byte for byte
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"type": "merge.step", "scope": "c", "index": 0, "step": "s", "kind": "sideways"}, "$.kind"),
+        ({"type": "fingerprint.recorded", "trace_id": "t", "kind": "vibes", "fingerprint": "f"}, "$.kind"),
+        ({"type": "run.finished", "status": "custom"}, "$.status"),
+    ],
+)
+def test_enum_fields_are_checked_on_decode(fields: dict[str, object], where: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=rf"Invalid enum value .* - at `\{where}`"):
+        decode_event(msgspec.msgpack.encode(fields))
+
+
+def test_enum_fields_decode_to_their_enum() -> None:
+    step = decode_event(encode_event(types.MergeStepApplied(scope="c", index=0, step="s", kind=types.StepKind.CLI)))
+    assert step.kind is types.StepKind.CLI and step.kind == "cli" and f"{step.kind}" == "cli"
+    finished = decode_event(encode_event(types.RunFinished(status=types.RunStatus.FAILED)))
+    assert finished.status is types.RunStatus.FAILED
