@@ -10,12 +10,18 @@ One exit registry serves loggers and finders: whatever is open at interpreter ex
 (loggers flush their buffered points first) while the loop thread is still alive. It holds weak
 references: a running logger is kept alive by its writer task, so it is still flushed at exit
 however its facade was dropped.
+
+Neither the loop nor SQLite connections survive ``fork()``: in a child, every registered resource
+is told (``forked()``, after which it refuses to work with a clear error), the inherited portal
+is let go without waiting for a loop thread that does not exist there, and a new loop starts on
+first use. The child then exits normally.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import sys
 import threading
 import weakref
@@ -32,6 +38,9 @@ T = TypeVar("T")
 
 class Closeable(Protocol):
     async def close(self) -> None: ...
+
+    def forked(self) -> None:
+        """This is a fork()ed child's copy: never touch the parent's connections again."""
 
 
 _lock = threading.Lock()
@@ -89,3 +98,25 @@ def _close_everything_open() -> None:
             _portal.call(_portal.stop, True)  # cancel whatever still waits (a stuck writer, say)
         _stack.close()
         _portal = None
+
+
+def _refuse_after_fork(*args: Any) -> Any:
+    raise RuntimeError("the tracker's event loop did not survive fork()")
+
+
+def _after_fork_in_child() -> None:
+    global _lock, _portal, _stack, _open
+    _lock = threading.Lock()  # another thread may have held it at the fork
+    inherited, portal_, resources = _stack, _portal, list(_open)
+    _portal, _stack, _open = None, contextlib.ExitStack(), weakref.WeakSet()
+    for resource in resources:
+        resource.forked()
+    if portal_ is not None:
+        # Its loop thread is not in this process: make the portal refuse at once, so that ending
+        # the inherited context manager (which asks the portal to stop, then joins a thread
+        # that fork() marked stopped) returns instead of waiting for ever.
+        portal_.call = _refuse_after_fork  # type: ignore[method-assign, assignment]
+        inherited.close()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

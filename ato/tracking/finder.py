@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ato.config.adict import ADict
+from ato.errors import TrackerError
 from ato.projections.maintenance import open_store
 from ato.projections.queries import (
     Fingerprint,
@@ -39,9 +40,12 @@ class FinderCore:
         self.path = path
         self._store: Store | None = None
         self._queries: Queries | None = None
+        self._forked = False
 
     async def ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run one query of the read model."""
+        if self._forked:
+            raise TrackerError("finders do not cross fork(); create one in the child")
         if self._queries is None:
             self._store = await open_store(self.path, must_exist=True)
             self._queries = Queries(self._store.log, config=ADict)
@@ -49,10 +53,14 @@ class FinderCore:
         return await query(self._queries, *args)
 
     async def close(self) -> None:
-        if self._store is not None:
+        if self._store is not None and not self._forked:
             await self._store.close()
             self._store = self._queries = None
         loop.closed(self)
+
+    def forked(self) -> None:
+        """Called in a fork()ed child: the connection belongs to the parent."""
+        self._forked = True
 
 
 class _FinderFacade:

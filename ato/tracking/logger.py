@@ -25,6 +25,7 @@ import hashlib
 import os
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,7 @@ import msgspec
 from ato.config.adict import ADict
 from ato.config.merge_trace import running_merge_events
 from ato.config.structural_hash import structural_hash
-from ato.errors import MetricValueError, TrackerError
+from ato.errors import TrackerError
 from ato.events.types import (
     ArtifactLogged,
     Event,
@@ -51,7 +52,7 @@ from ato.events.types import (
     RunStatusChanged,
     new_event_id,
 )
-from ato.events.values import encode_value
+from ato.events.values import INT64_MIN, encode_value
 from ato.fingerprints.runtime import RuntimeRecord
 from ato.fingerprints.tracing import fingerprint_events, watch_runtime
 from ato.projections.maintenance import open_store
@@ -59,6 +60,17 @@ from ato.projections.queries import Queries
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
+from ato.tracking.validation import (
+    INT64_MAX,
+    check_event,
+    check_key,
+    check_status_label,
+    check_step,
+    check_tags,
+    check_text,
+    check_value,
+    plain_metadata,
+)
 
 __all__ = ["AsyncSQLLogger", "LoggerCore", "LoggerState", "SQLLogger"]
 
@@ -66,7 +78,9 @@ __all__ = ["AsyncSQLLogger", "LoggerCore", "LoggerState", "SQLLogger"]
 class LoggerState(enum.Enum):
     IDLE = "idle"  # created, or between runs
     RUNNING = "running"  # run() was called; metrics are accepted
+    FINISHING = "finishing"  # finish() is writing the run's end; new points are refused
     CLOSED = "closed"  # closed for good
+    FORKED = "forked"  # this is a fork()ed child's copy: the database and loop stayed in the parent
 
 
 class LoggerCore:
@@ -94,6 +108,10 @@ class LoggerCore:
         self.points: list[tuple[str, int, float, float]] = []
         self.run_uid = ""
         self.run_id: int | None = None
+        # Guards the buffer and the state the hot path reads: a point is either in this run's
+        # buffer before finish() takes it, or refused; never left over for the next run.
+        self._buffer_lock = threading.Lock()
+        self._keys: set[str] = set()  # metric keys already checked
         self._wake_pending = False
         self._steps: dict[str, int] = {}
         self._store: Store | None = None
@@ -105,39 +123,55 @@ class LoggerCore:
         self._runtime: dict[str, RuntimeRecord] = {}
 
     # -- the caller's thread ----------------------------------------------------------------------
-    def add(self, key: str, value: Any, step: int | None) -> bool:
+    def add(self, key: str, value: Any, step: Any) -> bool:
         """Buffer one point; True when the buffer needs attention (call :meth:`attend`)."""
-        if self.state is not LoggerState.RUNNING:
-            raise TrackerError(f"log_metric({key!r}) before run() or after finish(): call logger.run() first")
-        if type(key) is not str:
-            raise TypeError(f"metric key must be a str, got {type(key).__name__} {key!r}")
+        if type(key) is not str or key not in self._keys:
+            key = self._new_key(key, value, step)
         if type(value) is not float:
-            value = _as_number(key, value, step)
-        if step is None:
-            step = self._steps.get(key, -1) + 1
-            self._steps[key] = step
-        points = self.points
-        points.append((key, step, value, time.time()))
-        return len(points) >= self.batch_size
+            value = check_value(key, value, step)
+        at = time.time()
+        lock = self._buffer_lock
+        lock.acquire()  # cheaper than `with` on the hot path; released in every branch below
+        try:
+            if self.state is not LoggerState.RUNNING:
+                raise self._not_running(f"log_metric({key!r})")
+            if step is None:
+                step = self._steps.get(key, -1) + 1
+                self._steps[key] = step
+            elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+                step = check_step(key, value, step)
+            points = self.points
+            points.append((key, step, value, at))
+            return len(points) >= self.batch_size
+        finally:
+            lock.release()
+
+    def _new_key(self, key: Any, value: Any, step: Any) -> str:
+        checked = check_key(key, value, step)
+        self._keys.add(checked)
+        return checked
 
     def attend(self) -> None:
         """A full batch is waiting: flush now when the buffer is at its limit (backpressure),
         else wake the writer once (it flushes in the background)."""
+        self._alive()
         if len(self.points) >= self.max_buffer:
             loop.call(self.flush)
         elif not self._wake_pending:
             self._wake_pending = True
             loop.spawn(self.wake)
 
-    def start(self, tags: Sequence[str], merges: list[Event]) -> int:
+    def start(self, tags: Sequence[str] | None, merges: list[Event]) -> int:
         """Start a run and its writer task; returns the run's id in this database.
 
         ``merges`` are the events of the ``@scope`` merges running in the caller's context
         (:func:`running_merge_events`, read in the caller's own thread and context); the
         environment and code fingerprints are added here.
         """
+        self._alive()
+        checked = check_tags(tags)
         context = [*fingerprint_events(), *merges]
-        run_id = loop.call(self.start_run, tuple(str(tag) for tag in tags), context)
+        run_id = loop.call(self.start_run, checked, context)
         loop.spawn(self.writer)
         return run_id
 
@@ -158,7 +192,8 @@ class LoggerCore:
         return self._store, self._queries
 
     async def start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
-        if self.state is LoggerState.RUNNING:
+        self._alive()
+        if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
             raise TrackerError(f"run {self.run_id} is still running: finish() it before starting another")
         if self.state is LoggerState.CLOSED:
             raise TrackerError("this logger is closed; create a new one")
@@ -174,11 +209,14 @@ class LoggerCore:
             host=socket.gethostname(),
             pid=os.getpid(),
         )
-        await store.append([started, *(_with_run(event, uid) for event in context)])
+        assert self._lock is not None
+        async with self._lock:
+            await store.append([check_event(started), *(_with_run(event, uid) for event in context)])
         run_id = await queries.run_id(uid)
         assert run_id is not None
-        self.run_uid, self.run_id, self._steps, self._runtime = uid, run_id, {}, {}
-        self.state = LoggerState.RUNNING
+        with self._buffer_lock:
+            self.run_uid, self.run_id, self._steps, self._runtime = uid, run_id, {}, {}
+            self.state = LoggerState.RUNNING
         watch_runtime(self, True)
         self._stopping = False
         self._wake = anyio.Event()
@@ -208,75 +246,98 @@ class LoggerCore:
 
     async def flush(self) -> None:
         """Write every buffered point as one event; on failure the points stay buffered."""
+        self._alive()
+        await self._write(())
+
+    async def _write(self, events: Sequence[Event]) -> None:
+        """The one writer path of this logger: the buffered points, then ``events``, appended in
+        one transaction, one call at a time. On failure the points go back to the buffer."""
         if self._store is None or self._lock is None:
+            if events:
+                raise TrackerError("cannot record: the logger's database is closed")
             return
         async with self._lock:
-            points = self.points
-            n = len(points)
-            if not n:
+            with self._buffer_lock:
+                batch, self.points = self.points, []
+            pending = list(events)
+            if batch:
+                keys, steps, values, times = zip(*batch)
+                points = MetricsLogged(
+                    run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
+                )
+                pending.insert(0, points)
+            if not pending:
                 return
-            batch = points[:n]  # appends from other threads land after index n: untouched here
-            del points[:n]
-            keys, steps, values, times = zip(*batch)
-            event = MetricsLogged(
-                run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
-            )
             try:
-                await self._store.append([event])
+                await self._store.append(pending)
             except BaseException:
-                points[0:0] = batch
+                with self._buffer_lock:
+                    self.points[0:0] = batch  # before anything logged meanwhile: order kept
                 raise
 
     async def record(self, *events: Event) -> None:
         """Append events of the running run (after the buffered points, to keep the order)."""
+        self._alive()
         self._require_running("record events")
-        assert self._store is not None
-        await self.flush()
-        await self._store.append([_with_run(event, self.run_uid) if not event.run else event for event in events])
+        await self._write([check_event(_with_run(event, self.run_uid) if not event.run else event) for event in events])
 
     async def update_status(self, status: str) -> None:
-        await self.record(RunStatusChanged(status=status))
+        await self.record(RunStatusChanged(status=check_status_label(status)))
 
     async def log_artifact(
         self, run_id: int | None, path: str | os.PathLike[str], data_type: str | None, metadata: Mapping[str, Any] | None
     ) -> None:
-        store, queries = await self._open()
+        self._alive()
+        try:
+            where = check_text("artifact path", os.fspath(path))
+        except TypeError:
+            raise TrackerError(f"artifact path must be a str or a path, got {type(path).__name__} {path!r:.60}") from None
+        kind = None if data_type is None else check_text("artifact data_type", data_type)
+        plain = plain_metadata(metadata)
+        if run_id is not None and (type(run_id) is not int or isinstance(run_id, bool)):
+            raise TrackerError(f"log_artifact(run_id=...) takes a run id (int) or None, got {run_id!r:.60}")
+        _, queries = await self._open()
         uid = self.run_uid if run_id in (None, self.run_id) else await queries.run_uid(run_id)
         if not uid:
             raise TrackerError("log_artifact() needs a run: call logger.run() first")
-        size, digest = await anyio.to_thread.run_sync(_file_digest, Path(os.fspath(path)))
-        event = ArtifactLogged(
-            run=uid, path=os.fspath(path), data_type=data_type, metadata=dict(metadata or {}), size=size, sha256=digest
-        )
-        if uid == self.run_uid and self.state is LoggerState.RUNNING:
-            await self.flush()
-        await store.append([event])
+        size, digest = await anyio.to_thread.run_sync(_file_digest, Path(where))
+        event = ArtifactLogged(run=uid, path=where, data_type=kind, metadata=plain, size=size, sha256=digest)
+        await self._write([check_event(event)])
 
     async def finish(self, status: str) -> None:
-        self._require_running("finish")
+        self._alive()
         if status not in (RunStatus.COMPLETED, RunStatus.FAILED):
             raise TrackerError(
-                f"finish(status={status!r}): a run ends 'completed' or 'failed'; "
+                f"finish(status={status!r:.60}): a run ends 'completed' or 'failed'; "
                 "record other states while it runs with update_status()"
             )
+        with self._buffer_lock:  # from here on new points are refused, so none is left over
+            if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):  # FINISHING: a retry
+                raise self._not_running("finish")
+            self.state = LoggerState.FINISHING
         await self._stop_writer()
-        await self.flush()
         watch_runtime(self, False)
-        assert self._store is not None
-        await self._store.append([*self._runtime_events(), RunFinished(run=self.run_uid, status=RunStatus(status))])
+        await self._write([*self._runtime_events(), RunFinished(run=self.run_uid, status=RunStatus(status))])
         self.state = LoggerState.IDLE
         await self._close_store()  # a next run() reopens it
 
     async def close(self) -> None:
         """Flush, stop the writer, close the database (the run keeps its status)."""
-        if self.state is LoggerState.RUNNING:
+        if self.state is LoggerState.FORKED:
+            return
+        if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
+            with self._buffer_lock:
+                self.state = LoggerState.FINISHING
             await self._stop_writer()
-            await self.flush()
             watch_runtime(self, False)
-            if self._runtime and self._store is not None:
-                await self._store.append(self._runtime_events())
+            await self._write(self._runtime_events())
         await self._close_store()
         self.state = LoggerState.CLOSED
+
+    def forked(self) -> None:
+        """Called in a fork()ed child: this copy must never touch the parent's database or loop."""
+        self.state = LoggerState.FORKED
+        watch_runtime(self, False)
 
     async def _close_store(self) -> None:
         if self._store is not None:
@@ -304,11 +365,24 @@ class LoggerCore:
 
     def _require_running(self, what: str) -> None:
         if self.state is not LoggerState.RUNNING:
-            raise TrackerError(f"cannot {what}: no run is in progress (call logger.run() first)")
+            raise self._not_running(what)
+
+    def _not_running(self, what: str) -> TrackerError:
+        if self.state is LoggerState.FORKED:
+            return TrackerError(f"cannot {what}: loggers do not cross fork(); create one in the child")
+        if self.state is LoggerState.FINISHING:
+            return TrackerError(f"cannot {what}: finish() is ending run {self.run_id}; start a new run() after it")
+        if self.state is LoggerState.CLOSED:
+            return TrackerError(f"cannot {what}: this logger is closed; create a new one")
+        return TrackerError(f"cannot {what}: no run is in progress (call logger.run() first)")
+
+    def _alive(self) -> None:
+        if self.state is LoggerState.FORKED:
+            raise self._not_running("use this logger")
 
     def exit_status(self, failed: bool) -> str | None:
         """The status a context manager ends a still-running run with, or None if none runs."""
-        if self.state is not LoggerState.RUNNING:
+        if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):
             return None
         return RunStatus.FAILED if failed else RunStatus.COMPLETED
 
@@ -333,18 +407,6 @@ def _file_digest(path: Path) -> tuple[int | None, str | None]:
     with path.open("rb") as handle:
         digest = hashlib.file_digest(handle, "sha256").hexdigest()
     return path.stat().st_size, digest
-
-
-def _as_number(key: str, value: Any, step: int | None) -> float:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):
-        where = f" at step {step}" if step is not None else ""
-        raise MetricValueError(
-            f"metric {key!r}{where}: expected a number, got {type(value).__name__} {value!r:.60}"
-        )
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise MetricValueError(f"metric {key!r}: {value!r:.60} is not a single number ({exc})") from None
 
 
 # -- the facades ------------------------------------------------------------------------------------------
@@ -497,10 +559,12 @@ class AsyncSQLLogger(_LoggerFacade):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            status = self._core.exit_status(exc_type is not None)
-            if status is not None:
-                await self.finish(status)
-        finally:
-            await self.close()
+        # Shielded: a cancelled task still records how its run ended, never `running` for ever.
+        with anyio.CancelScope(shield=True):
+            try:
+                status = self._core.exit_status(exc_type is not None)
+                if status is not None:
+                    await self.finish(status)
+            finally:
+                await self.close()
 
