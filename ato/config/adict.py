@@ -219,11 +219,11 @@ class ADict(dict):  # type: ignore[type-arg]
         return structural_hash(self)
 
     @classmethod
-    def from_file(cls, path: str | PathLike[str]) -> ADict:
+    def from_file(cls, path: str | PathLike[str], *, allow_outside: bool = False) -> ADict:
         """Load JSON, YAML, TOML, XYZ or a Python config file, resolving ``_base_`` inheritance."""
         from ato.config.files import load_config
 
-        return cls(load_config(path))
+        return cls(load_config(path, allow_outside=allow_outside))
 
     @classmethod
     def from_mm_config(cls, path: str | PathLike[str]) -> ADict:

@@ -11,7 +11,10 @@ lists, tuples, dicts and sets of those, nested to any depth. On top of that, for
   ``nan`` are floats, so ``repr()`` of any float reads back bit for bit.
 
 Anything else that looks like code (a call, an attribute, an operator, a subscript) is refused
-with an error that names the token and says why; nothing from the command line ever runs.
+with an error that names the token and says why; nothing from the command line ever runs. So
+are a list, dict or set as a dict key or set item, and an integer longer than Python's limit on
+decimal text (4,300 digits): on the command line in any base, since the merge record writes
+integers in decimal, and never silently taken as a string.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +45,7 @@ MANUAL = "manual"
 _KEY = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 # A bare word is a run of characters that cannot start an expression on their own.
 _BARE_WORD = re.compile(r"[\w\-./:+@~]+")
+_DECIMAL_INT = re.compile(r"[+-]?\d[\d_]*")
 _KEYWORDS: dict[str, Any] = {
     "true": True,
     "false": False,
@@ -84,6 +89,13 @@ class _NotALiteral(Exception):
         self.node = node
 
 
+class _Unhashable(Exception):
+    def __init__(self, node: ast.AST, role: str, value: Any) -> None:
+        self.node = node
+        self.role = role
+        self.value = value
+
+
 def parse_argv(argv: Sequence[str]) -> list[Token]:
     """Split command-line arguments into view requests, assignments and ``manual``."""
     tokens: list[Token] = []
@@ -97,7 +109,9 @@ def parse_argv(argv: Sequence[str]) -> list[Token]:
                     arg,
                     f"{key!r} is not a config key: keys are dotted names such as lr or model.backbone",
                 )
-            tokens.append(Assignment(tuple(key.split(".")), parse_value(text, token=arg), arg))
+            value = parse_value(text, token=arg)
+            _require_decimal_ints(value, arg)
+            tokens.append(Assignment(tuple(key.split(".")), value, arg))
         elif _KEY.fullmatch(arg):
             tokens.append(ViewRequest(arg))
         else:
@@ -119,6 +133,12 @@ def parse_value(text: str, *, token: str | None = None) -> Any:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
+        if _too_many_digits(text):
+            raise CLIArgumentError(
+                token,
+                f"an integer of more than {_max_int_digits()} digits, more than Python reads "
+                "from decimal text; wrap it as %...% to pass it as a string",
+            ) from None
         if _BARE_WORD.fullmatch(text):
             return text
         raise CLIArgumentError(
@@ -137,8 +157,49 @@ def parse_value(text: str, *, token: str | None = None) -> Any:
             f"{what!r} is {_describe(exc.node)}; command-line values are data and are never "
             "evaluated (write a literal, or wrap text as %...%)",
         ) from None
+    except _Unhashable as exc:
+        what = ast.get_source_segment(text.strip(), exc.node) or repr(exc.value)
+        raise CLIArgumentError(
+            token,
+            f"{what!r} cannot be {exc.role}: it is unhashable (a {type(exc.value).__name__}); "
+            "use numbers, strings, or tuples of them",
+        ) from None
     except RecursionError:
         raise CLIArgumentError(token, "nested too deeply to read") from None
+
+
+def _require_decimal_ints(value: Any, token: str) -> None:
+    """Refuse an integer (written in hex, say) too long for decimal text: the merge record
+    writes integers as decimal, so it could not record what the command line set."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            str(value)
+        except ValueError:
+            raise CLIArgumentError(
+                token,
+                f"an integer of more than {_max_int_digits()} decimal digits, more than Python "
+                "writes as text; wrap it as %...% to pass it as a string",
+            ) from None
+    elif isinstance(value, dict):
+        for item in value.items():
+            _require_decimal_ints(item, token)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            _require_decimal_ints(item, token)
+
+
+def _too_many_digits(text: str) -> bool:
+    """True for a decimal integer past Python's limit on int-from-text conversion, which
+    ast.parse refuses as a SyntaxError: it is an error, not a bare word that becomes a str."""
+    limit, stripped = _max_int_digits(), text.strip()
+    if not limit or _DECIMAL_INT.fullmatch(stripped) is None:
+        return False
+    return sum(c.isdigit() for c in stripped) > limit
+
+
+def _max_int_digits() -> int:
+    """Python's limit on decimal digits (0: none, as before 3.10.7 and 3.11)."""
+    return int(getattr(sys, "get_int_max_str_digits", lambda: 0)())
 
 
 def _literal(node: ast.AST) -> Any:
@@ -159,12 +220,23 @@ def _literal(node: ast.AST) -> Any:
     if isinstance(node, ast.Tuple):
         return tuple(_literal(element) for element in node.elts)
     if isinstance(node, ast.Set):
-        return {_literal(element) for element in node.elts}
+        return {_hashable(element, "a set item") for element in node.elts}
     if isinstance(node, ast.Dict):
         if any(key is None for key in node.keys):
             raise _NotALiteral(node)
-        return {_literal(key): _literal(value) for key, value in zip(node.keys, node.values)}  # type: ignore[arg-type]
+        pairs = zip(node.keys, node.values)
+        return {_hashable(key, "a dict key"): _literal(value) for key, value in pairs}  # type: ignore[arg-type]
     raise _NotALiteral(node)
+
+
+def _hashable(node: ast.AST, role: str) -> Any:
+    """A set item or dict key, refused by name where it is a list, dict or set."""
+    value = _literal(node)
+    try:
+        hash(value)
+    except TypeError:
+        raise _Unhashable(node, role, value) from None
+    return value
 
 
 def _is_arithmetic(node: ast.AST) -> bool:
@@ -201,7 +273,9 @@ def format_literal(value: Any, *, python: bool = False) -> str:
     ``float('nan')``), for ``.py`` config files. Raises ``TypeError`` for values that are not
     literals (an object instance, say).
     """
-    if value is None or isinstance(value, (bool, int, str, bytes)):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _format_int(value)
+    if value is None or isinstance(value, (bool, str, bytes)):
         return repr(value)
     if isinstance(value, float):
         if math.isfinite(value):
@@ -227,3 +301,10 @@ def format_literal(value: Any, *, python: bool = False) -> str:
     if callable(item) and type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
         return format_literal(item(), python=python)
     raise TypeError(f"{type(value).__qualname__} value {value!r} has no literal form")
+
+
+def _format_int(value: int) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # more digits than Python writes as decimal; hex has no limit, reads back
+        return hex(value)

@@ -61,8 +61,12 @@ def dumps(data: Mapping[Any, Any]) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def loads(text: str) -> dict[Any, Any]:
-    """Read XYZ text into plain dicts and lists; raise :class:`XYZSyntaxError` with the line."""
+def loads(text: str, *, max_depth: int = 100) -> dict[Any, Any]:
+    """Read XYZ text into plain dicts and lists; raise :class:`XYZSyntaxError` with the line.
+
+    Blocks nest at most ``max_depth`` levels (the top level is one), so that hostile text
+    gets an error with its line instead of exhausting the stack.
+    """
     lines = []
     for number, raw in enumerate(text.split("\n"), start=1):
         raw = raw.removesuffix("\r")
@@ -76,7 +80,7 @@ def loads(text: str) -> dict[Any, Any]:
         return {}
     if lines[0].indent:
         raise XYZSyntaxError(lines[0].number, "the first key must not be indented")
-    value, end = _read_block(lines, 0, 0)
+    value, end = _read_block(lines, 0, 0, 1, max_depth)
     if end < len(lines):
         raise XYZSyntaxError(lines[end].number, "indentation does not match any outer block")
     if not isinstance(value, dict):
@@ -131,7 +135,9 @@ def _write_mapping(data: Mapping[Any, Any], indent: int, out: list[str]) -> None
         _write_child(f"{_write_key(key)}:", value, indent, out)
 
 
-def _read_block(lines: list[_Line], start: int, indent: int) -> tuple[Any, int]:
+def _read_block(
+    lines: list[_Line], start: int, indent: int, depth: int, max_depth: int
+) -> tuple[Any, int]:
     is_list = _ITEM.fullmatch(lines[start].text) is not None
     container: Any = [] if is_list else {}
     i = start
@@ -141,9 +147,10 @@ def _read_block(lines: list[_Line], start: int, indent: int) -> tuple[Any, int]:
             match = _ITEM.fullmatch(line.text)
             if match is None:
                 raise XYZSyntaxError(line.number, "expected a list item 'N) value'")
-            if int(match.group(1)) != len(container):
+            # Compared as text: int() of a number thousands of digits long raises ValueError.
+            if match.group(1).lstrip("0") != str(len(container)).lstrip("0"):
                 raise XYZSyntaxError(
-                    line.number, f"list item {match.group(1)}) out of order; expected {len(container)})"
+                    line.number, f"list item {match.group(1):.20}) out of order; expected {len(container)})"
                 )
             key, rest = None, match.group(2)
         else:
@@ -151,7 +158,9 @@ def _read_block(lines: list[_Line], start: int, indent: int) -> tuple[Any, int]:
         i += 1
         if rest is None or not rest.strip():
             if i < len(lines) and lines[i].indent > indent:
-                value, i = _read_block(lines, i, lines[i].indent)
+                if depth >= max_depth:
+                    raise XYZSyntaxError(lines[i].number, f"nested deeper than {max_depth} levels")
+                value, i = _read_block(lines, i, lines[i].indent, depth + 1, max_depth)
             else:
                 value = None
         else:
@@ -171,9 +180,22 @@ def _read_key(line: _Line) -> tuple[Any, str | None]:
     match = _QUOTED_KEY.fullmatch(line.text)
     if match is not None:
         text = match.group(1)
-        key = parse_value(text[1:-1] if text.startswith("[") else text)
+        try:
+            key = parse_value(text[1:-1] if text.startswith("[") else text)
+        except CLIArgumentError as exc:
+            raise XYZSyntaxError(line.number, f"key {text}: {exc.reason}") from None
+        if not _hashable(key):
+            raise XYZSyntaxError(line.number, f"key {text}: a {type(key).__name__} cannot be a key")
         return key, match.group(2)
     match = _KEY.fullmatch(line.text)
     if match is None:
         raise XYZSyntaxError(line.number, "expected 'key: value'")
     return match.group(1).strip(), match.group(2)
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True

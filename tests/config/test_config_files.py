@@ -205,3 +205,21 @@ def test_xyz_round_trip_is_lossless(data: dict) -> None:  # type: ignore[type-ar
     loaded = xyz.loads(xyz.dumps(data))
     assert loaded == data
     assert ADict(loaded).get_structural_hash() == ADict(data).get_structural_hash()
+
+
+@pytest.mark.parametrize("suffix", [".xyz", ".py"])
+def test_integers_too_long_for_decimal_text_round_trip_as_hex(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"c{suffix}"
+    config = ADict(big=10**5000 + 1, neg=[-(10**4400)], small=12)
+    config.dump(path)
+    assert "0x" in path.read_text()
+    assert ADict.from_file(path) == config
+
+
+def test_load_config_threads_allow_outside_through_adict(tmp_path: Path) -> None:
+    (tmp_path / "shared.json").write_text('{"seed": 1}')
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "a.json").write_text('{"_base_": "../shared.json", "lr": 0.1}')
+    with pytest.raises(ConfigFileError, match="outside the config tree"):
+        ADict.from_file(tmp_path / "exp" / "a.json")
+    assert ADict.from_file(tmp_path / "exp" / "a.json", allow_outside=True) == {"seed": 1, "lr": 0.1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from ato.config.literals import (
     parse_value,
 )
 from ato.errors import CLIArgumentError
+from tests.conftest import run_script
 
 
 @pytest.mark.parametrize(
@@ -223,3 +225,103 @@ def test_no_input_executes_anything(text: str) -> None:
         _auditing = False
     assert _audit_events == []
     assert _only_data(value)
+
+
+# -- unhashable keys and huge integers: an error with the token, never a traceback -----------------
+@pytest.mark.parametrize(
+    ("text", "what", "role"),
+    [
+        ("{[1]: 2}", "[1]", "a dict key"),
+        ("{{1}: 2}", "{1}", "a dict key"),
+        ("{{'a': 1}: 2}", "{'a': 1}", "a dict key"),
+        ("{(1, [2]): 3}", "(1, [2])", "a dict key"),
+        ("{1: {[1]: 2}}", "[1]", "a dict key"),
+        ("{[1]}", "[1]", "a set item"),
+        ("[{[]}]", "[]", "a set item"),
+    ],
+)
+def test_unhashable_keys_and_set_items_are_refused_by_name(text: str, what: str, role: str) -> None:
+    with pytest.raises(CLIArgumentError) as info:
+        parse_argv([f"x={text}"])
+    message = str(info.value)
+    assert repr(f"x={text}") in message and f"{what!r} cannot be {role}: it is unhashable" in message
+    assert "\n" not in message
+
+
+@settings(max_examples=200)
+@given(literals, literals)
+def test_any_dict_key_is_accepted_exactly_or_refused(key: object, value: object) -> None:
+    text = "{" + format_literal(key) + ": " + format_literal(value) + "}"
+    try:
+        hash(key)
+    except TypeError:
+        with pytest.raises(CLIArgumentError, match="unhashable"):
+            parse_value(text)
+    else:
+        ((parsed_key, parsed_value),) = parse_value(text).items()
+        assert _same(parsed_key, key) and _same(parsed_value, value)
+
+
+def test_an_integer_too_long_for_decimal_text_is_refused_not_read_as_a_string() -> None:
+    digits = "7" * (sys.get_int_max_str_digits() + 1)
+    for text in (digits, f"-{digits}", f" {digits} "):
+        with pytest.raises(CLIArgumentError, match=r"an integer of more than \d+ digits.*%\.\.\.%"):
+            parse_value(text, token=f"n={text}")
+    assert parse_value("7" * sys.get_int_max_str_digits()) == int("7" * sys.get_int_max_str_digits())
+    assert parse_value("007") == "007"  # leading zeros stay a bare word, as before
+
+
+@settings(max_examples=50)
+@given(st.integers(min_value=0, max_value=10**60), st.booleans())
+def test_huge_integers_round_trip_exactly_through_hex(offset: int, negative: bool) -> None:
+    value = (10**5000 + offset) * (-1 if negative else 1)
+    text = format_literal(value)
+    assert text.startswith("-0x" if negative else "0x")
+    assert parse_value(text) == value and type(parse_value(text)) is int
+    assert format_literal(123) == "123"
+
+
+SCRIPT = """
+    from ato.scope import Scope
+
+    scope = Scope()
+
+    @scope.observe(default=True)
+    def defaults(config):
+        config.lr = 0.1
+        config.x = {}
+
+    @scope
+    def main(config):
+        print(repr(config.lr), repr(config.x))
+
+    main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("arg", "fragment"),
+    [
+        ("x={[1]: 2}", "'[1]' cannot be a dict key: it is unhashable"),
+        ("x={{1}: 2}", "'{1}' cannot be a dict key: it is unhashable"),
+        ("lr=10**400", "'10**400' is an arithmetic expression"),
+        ("lr=" + "1" * 5000, "an integer of more than"),
+        ("lr=0x" + "f" * 5000, "an integer of more than"),
+    ],
+)
+def test_bad_literals_exit_with_status_2_and_one_line(tmp_path: Path, arg: str, fragment: str) -> None:
+    result = run_script(tmp_path, SCRIPT, arg, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: command-line argument")
+    assert fragment in result.stderr
+
+
+def test_an_integer_too_long_for_decimal_text_is_refused_on_the_command_line_in_any_base() -> None:
+    # parse_value reads it exactly (XYZ files keep it), but the merge record writes decimal.
+    huge = hex(16**5000 - 1)
+    assert parse_value(huge) == 16**5000 - 1
+    for arg in (f"lr={huge}", f"lr=[1, {{'a': ({huge},)}}]", f"lr={{{huge}: 1}}"):
+        with pytest.raises(CLIArgumentError, match=r"an integer of more than \d+ decimal digits"):
+            parse_argv([arg])
+    assert parse_argv([f"lr={hex(16**100)}"]) == [Assignment(("lr",), 16**100, f"lr={hex(16**100)}")]
