@@ -37,16 +37,19 @@ def rebuild(args: argparse.Namespace, path: Path) -> int:
 def verify(args: argparse.Namespace, path: Path) -> int:
     from ato.projections.maintenance import verify_database
 
-    events, problems = verify_database(path)
+    report = verify_database(path)
     if args.json:
-        emit_json({"events": events, "ok": not problems, "problems": problems})
-    elif problems:
-        print(f"{path}: {len(problems)} problem(s) in {events} events:")
-        for problem in problems:
+        emit_json({"events": report.events, "ok": report.ok, "problems": report.problems, "skipped": report.skipped})
+        return 0 if report.ok else 1
+    for line in report.skipped:
+        print(f"skipped: {line}")
+    if report.problems:
+        print(f"{path}: {len(report.problems)} problem(s) in {report.events} events:")
+        for problem in report.problems:
             print(f"  - {problem}")
     else:
-        print(f"{path}: ok ({events} events; projections equal a fresh derivation)")
-    return 1 if problems else 0
+        print(f"{path}: ok ({report.events} events; projections equal a fresh derivation)")
+    return 0 if report.ok else 1
 
 
 def merge(args: argparse.Namespace, path: Path) -> int:

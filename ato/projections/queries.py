@@ -31,7 +31,7 @@ from ato.events.types import (
     TrialRecorded,
 )
 from ato.events.values import decode_value
-from ato.projections.tables import unpack_chunk
+from ato.projections.tables import TABLES, unpack_chunk
 from ato.storage.database import translate_errors
 from ato.storage.log import SQLiteEventLog
 
@@ -174,13 +174,17 @@ class Queries:
 
     async def find_run(self, run_id: int | str) -> Run:
         """A run by id, or by a unique prefix of its global uid."""
-        if isinstance(run_id, str) and not run_id.isdigit():
-            runs = await self.runs("e.uid LIKE ?", (f"{run_id}%",))
+        if isinstance(run_id, str) and not (run_id.isascii() and run_id.isdigit()):
+            # A uid prefix: hex, so anything else (or a LIKE wildcard) matches nothing.
+            text = run_id.lower()
+            prefix = text if text and len(text) <= 32 and all(c in "0123456789abcdef" for c in text) else None
+            runs = await self.runs("e.uid LIKE ?", (f"{prefix}%",)) if prefix else []
         else:
-            runs = await self.runs("e.id = ?", (int(run_id),))
+            number = int(run_id)
+            runs = await self.runs("e.id = ?", (number,)) if 0 < number < 2**63 else []
         if len(runs) != 1:
             problem = "no run" if not runs else f"{len(runs)} runs match"
-            raise UnknownRunError(f"{problem} {run_id!r} in {self.path}")
+            raise UnknownRunError(f"{problem} {str(run_id)[:40]!r} in {self.path}")
         return runs[0]
 
     async def runs_in_project(self, project_name: str) -> list[Run]:
@@ -256,6 +260,24 @@ class Queries:
             (run.id,),
         )
         return [Fingerprint(trace_id, kind, value, json.loads(detail)) for trace_id, kind, value, detail in rows]
+
+    # -- what maintenance compares -------------------------------------------------------------------
+    async def missing_tables(self) -> list[str]:
+        """The projection tables this file lacks."""
+        rows = await self._rows("SELECT name FROM main.sqlite_master WHERE type = 'table'")
+        present = {row[0] for row in rows}
+        return [table for table in TABLES if table not in present]
+
+    async def position(self) -> int:
+        """The last log sequence the projections reflect."""
+        rows = await self._rows("SELECT position FROM main.projection_position")
+        return int(rows[0][0]) if rows else 0
+
+    async def rows_not_in(self, table: str, schema: str, other: str) -> int:
+        """How many rows of ``schema.table`` are not in ``other.table`` (``other`` attached)."""
+        assert table in TABLES and {schema, other} <= {"main", "fresh"}  # names, never user input
+        rows = await self._rows(f"SELECT COUNT(*) FROM (SELECT * FROM {schema}.{table} EXCEPT SELECT * FROM {other}.{table})")
+        return int(rows[0][0])
 
     async def run_events(self, run_id: int | str) -> RunEvents:
         """The run's merge events (by scope) and search events (by search id), from the log."""

@@ -4,9 +4,16 @@ The URL comes from ``config.experiment.sql.db_path`` (``sqlite:///experiments.db
 seed, relative to the working directory; ``sqlite:////abs/path.db`` absolute; a plain path works
 too); where the config has none, from ``ATO_DB``; else ``sqlite:///experiments.db``.
 
-Connections use WAL (readers never block the writer, several processes can append), a 30 s busy
-timeout, and ``synchronous=NORMAL``: a committed transaction survives the process being killed;
-a power cut may lose the last few commits, never corrupt the file.
+Writers' connections use WAL (readers never block the writer, several processes can append), a
+30 s busy timeout, and ``synchronous=NORMAL``: a committed transaction survives the process being
+killed; a power cut may lose the last few commits, never corrupt the file.
+
+Readers open the file read-only (SQLite's ``mode=ro``): they never create, migrate or lock it, so
+they work on a read-only file or mount, and leave any file they are pointed at byte-identical. On
+a read-only mount where SQLite cannot create the WAL index, a file with no pending WAL is opened as
+immutable (nothing can change it there). Both sides refuse what is not a plain file (``/dev/null``,
+a FIFO, a folder) and an SQLite file that is not Ato's; the log format version is kept in the
+file (``PRAGMA user_version``) and a file from a newer, incompatible Ato is refused, not guessed.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
+import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,10 +37,15 @@ from ato.errors import (
     DatabaseReadOnlyError,
 )
 
-__all__ = ["DEFAULT_URL", "connect", "database_path", "translate_errors"]
+__all__ = ["DEFAULT_URL", "FORMAT_VERSION", "connect", "connect_read_only", "database_path", "translate_errors"]
 
 DEFAULT_URL = "sqlite:///experiments.db"
 BUSY_TIMEOUT_S = 30.0
+_READ_ONLY_ADVICE = (
+    "database is read-only: make the file and its folder writable, or point "
+    "config.experiment.sql.db_path (or ATO_DB) elsewhere"
+)
+FORMAT_VERSION = 1  # raised only for changes an older Ato cannot read; new event types are not one
 
 
 def database_path(source: Mapping[str, Any] | str | os.PathLike[str] | None = None) -> Path:
@@ -60,9 +74,46 @@ def _config_url(config: Mapping[str, Any]) -> Any:
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
-    """Open ``path`` (creating it) in autocommit mode with Ato's pragmas."""
+    """Open ``path`` for writing (creating it) in autocommit mode with Ato's pragmas."""
+    if _require_plain_file(path) and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise DatabaseReadOnlyError(path, _READ_ONLY_ADVICE)
+    connection = await _open(path, str(path), uri=False)
+    try:
+        with translate_errors(path):
+            await check_format(connection, path, new_file_ok=True)
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+async def connect_read_only(path: Path) -> aiosqlite.Connection:
+    """Open an existing Ato database read-only: nothing is created, migrated or locked."""
+    if not _require_plain_file(path):
+        raise DatabaseError(path, "no Ato database here (run a tracked script first, or pass --db)")
+    quoted = urllib.parse.quote(str(path))
+    try:
+        connection = await _open(path, f"file:{quoted}?mode=ro", uri=True)
+    except DatabaseError:
+        if os.access(path.parent, os.W_OK) or _has_pending_wal(path):
+            raise
+        # A read-only mount: SQLite cannot create the WAL index, and no WAL holds anything the
+        # main file lacks, so the file is read as it is.
+        connection = await _open(path, f"file:{quoted}?mode=ro&immutable=1", uri=True)
+    try:
+        with translate_errors(path):
+            await check_format(connection, path, new_file_ok=False)
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
+async def _open(path: Path, target: str, *, uri: bool) -> aiosqlite.Connection:
     with translate_errors(path):
-        pending = aiosqlite.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        pending = aiosqlite.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=uri)
         # aiosqlite's worker thread is not a daemon: an unclosed connection would hang interpreter
         # exit before atexit hooks (which flush and close) can run. SQLite's journal keeps the
         # file consistent however the thread ends.
@@ -71,13 +122,51 @@ async def connect(path: Path) -> aiosqlite.Connection:
             worker.daemon = True
         connection = await pending
         try:
-            await connection.execute("PRAGMA journal_mode=WAL")
-            await connection.execute("PRAGMA synchronous=NORMAL")
             await connection.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            # Reading the schema is the first real read: a file that is not SQLite fails here.
+            await connection.execute("SELECT COUNT(*) FROM sqlite_master")
         except BaseException:
             await connection.close()
             raise
     return connection
+
+
+def _require_plain_file(path: Path) -> bool:
+    """Whether ``path`` exists; refuse it when it is not a regular file, or cannot be looked at."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise DatabaseError(path, f"cannot use this path: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise DatabaseError(path, "not a regular file (a device, FIFO or folder); Ato keeps its log in a plain file")
+    return True
+
+
+def _has_pending_wal(path: Path) -> bool:
+    wal = path.with_name(path.name + "-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
+async def check_format(connection: aiosqlite.Connection, path: Path, *, new_file_ok: bool) -> None:
+    """Refuse a file that is not an Ato database, or that a newer, incompatible Ato wrote."""
+    async with connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
+        tables = {row[0] for row in await cursor.fetchall()}
+    if "events" not in tables:
+        if tables:
+            shown = ", ".join(sorted(tables)[:5])
+            raise DatabaseError(path, f"not an Ato database (it holds other tables: {shown}); left untouched")
+        if not new_file_ok:
+            raise DatabaseError(path, "not an Ato database (no event log in it)")
+        return
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    version = int(row[0]) if row else 0
+    if version > FORMAT_VERSION:
+        raise DatabaseError(
+            path, f"written by a newer Ato (log format {version}; this one reads up to {FORMAT_VERSION}): upgrade ato"
+        )
 
 
 @contextlib.asynccontextmanager
@@ -114,11 +203,7 @@ def _translate(exc: sqlite3.Error, path: Path) -> DatabaseError:
             "nothing unflushed was dropped, retry flush() or finish()",
         )
     if "readonly" in lowered or "read-only" in lowered:
-        return DatabaseReadOnlyError(
-            path,
-            "database is read-only: make the file and its folder writable, or point "
-            "config.experiment.sql.db_path (or ATO_DB) elsewhere",
-        )
+        return DatabaseReadOnlyError(path, _READ_ONLY_ADVICE)
     if "full" in lowered:
         return DatabaseFullError(
             path, "disk full: free space and retry flush(); nothing unflushed was dropped"

@@ -3,22 +3,34 @@
 One table: a global sequence, the event's unique id, envelope columns (run, type, time) and the
 msgpack payload. Triggers make the database itself refuse UPDATE and DELETE on it. The log
 ``append``s and ``read``s; it never interprets events (projections do).
+
+Reading tolerates what it finds: an event this version cannot decode (a type written by a newer
+Ato, a damaged payload) is skipped by :meth:`SQLiteEventLog.read` and counted in ``skipped``;
+``ato verify`` reports each by its sequence number, and ``ato merge`` copies it untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
+import msgspec
 
+from ato.errors import DatabaseError
 from ato.events.codec import decode_event, encode_event
 from ato.events.types import Event
-from ato.storage.database import connect, transaction
+from ato.storage.database import (
+    FORMAT_VERSION,
+    connect,
+    connect_read_only,
+    transaction,
+    translate_errors,
+)
 
-__all__ = ["SCHEMA", "SQLiteEventLog", "StoredEvent", "event_tag"]
+__all__ = ["SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag"]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -49,33 +61,68 @@ class StoredEvent:
     event: Event
 
 
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """A stored row as it is, undecoded: what ``verify`` checks and ``merge`` copies."""
+
+    seq: int
+    event_id: str
+    run: str
+    type: str
+    at: float
+    payload: bytes
+
+
 class SQLiteEventLog:
     """The log in one SQLite file; safe for several processes appending at once (WAL)."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path, *, read_only: bool = False) -> None:
         self.connection = connection
         self.path = path
+        self.read_only = read_only
+        self.skipped = 0  # events :meth:`read` could not decode and passed over
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteEventLog:
-        """Open (creating if needed) the log at ``path``."""
+        """Open (creating if needed) the log at ``path`` for appending."""
         connection = await connect(path)
         log = cls(connection, path)
         try:
             async with log.transaction():  # statement by statement: executescript would commit
                 for statement in SCHEMA:
                     await connection.execute(statement)
+                async with connection.execute("PRAGMA user_version") as cursor:
+                    row = await cursor.fetchone()
+                if not row or row[0] < FORMAT_VERSION:
+                    await connection.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
         except BaseException:
             await connection.close()
             raise
         return log
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> SQLiteEventLog:
+        """Open an existing log read-only (SQLite ``mode=ro``): it is never created or changed."""
+        return cls(await connect_read_only(path), path, read_only=True)
 
     async def close(self) -> None:
         await self.connection.close()
 
     def transaction(self):  # type: ignore[no-untyped-def]
         """An immediate (write-locking) transaction; appends and projections share it."""
+        if self.read_only:
+            raise DatabaseError(self.path, "opened read-only: this command does not write")
         return transaction(self.connection, self.path)
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[None]:
+        """A read transaction: every read inside it sees the file as of its first read."""
+        with translate_errors(self.path):
+            await self.connection.execute("BEGIN")
+            try:
+                yield
+            finally:
+                await self.connection.execute("COMMIT")
 
     async def last_seq(self) -> int:
         async with self.connection.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
@@ -108,20 +155,41 @@ class SQLiteEventLog:
                 held.update(row[0] for row in await cursor.fetchall())
         return wanted - held
 
+    async def append_raw(self, rows: Sequence[RawEvent]) -> int:
+        """Append stored rows of another log as they are (new seqs); call inside :meth:`transaction`."""
+        first = await self.last_seq() + 1
+        await self.connection.executemany(
+            "INSERT INTO events (seq, event_id, run, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [(first + i, r.event_id, r.run, r.type, r.at, r.payload) for i, r in enumerate(rows)],
+        )
+        return len(rows)
+
     async def read(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000
     ) -> AsyncIterator[StoredEvent]:
-        """Events with ``seq > after`` in order (only ``run``'s, if given), decoded."""
+        """Events with ``seq > after`` in order (only ``run``'s, if given), decoded; an event
+        that cannot be decoded is skipped and counted in :attr:`skipped`."""
         async for seq, payload in self.read_raw(after, run=run, batch=batch):
-            yield StoredEvent(seq, decode_event(payload))
+            try:
+                event = decode_event(payload)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.skipped += 1
+                continue
+            yield StoredEvent(seq, event)
 
-    async def read_envelopes(self) -> AsyncIterator[tuple[Any, ...]]:
-        """Every ``(seq, event_id, run, type, payload)`` row in order, undecoded (for ``verify``)."""
-        async with self.connection.execute(
-            "SELECT seq, event_id, run, type, payload FROM events ORDER BY seq"
-        ) as cursor:
-            async for row in cursor:
-                yield tuple(row)
+    async def read_rows(self, after: int = 0, *, batch: int = 2000) -> AsyncIterator[RawEvent]:
+        """Every stored row with ``seq > after`` in order, undecoded."""
+        while True:
+            async with self.connection.execute(
+                "SELECT seq, event_id, run, type, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, batch),
+            ) as cursor:
+                rows = [RawEvent(*row) for row in await cursor.fetchall()]
+            for row in rows:
+                yield row
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
 
     async def read_raw(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000

@@ -64,8 +64,9 @@ def call(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 
 
 async def to_loop(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Await ``fn(*args)`` on the tracker's loop from any anyio backend."""
-    return await anyio.to_thread.run_sync(portal().call, fn, *args)
+    """Await ``fn(*args)`` on the tracker's loop from any anyio backend (the portal is fetched,
+    and started if need be, in the worker thread, never on the caller's event loop)."""
+    return await anyio.to_thread.run_sync(call, fn, *args)
 
 
 def spawn(fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
@@ -94,10 +95,12 @@ def _close_everything_open() -> None:
         except Exception as exc:  # exit must go on; say what was lost
             print(f"ato: at exit: {type(exc).__name__}: {exc}", file=sys.stderr)
     with _lock:
-        if _portal is not None:
-            _portal.call(_portal.stop, True)  # cancel whatever still waits (a stuck writer, say)
-        _stack.close()
-        _portal = None
+        running, _portal = _portal, None
+    if running is not None:
+        try:
+            running.call(running.stop, True)  # cancel whatever still waits (a stuck writer, say)
+        finally:
+            _stack.close()  # joins the loop thread, outside the lock
 
 
 def _refuse_after_fork(*args: Any) -> Any:

@@ -19,7 +19,7 @@ import aiosqlite
 
 from ato.errors import DatabaseError
 from ato.events.types import Event
-from ato.storage.log import SQLiteEventLog, StoredEvent
+from ato.storage.log import RawEvent, SQLiteEventLog, StoredEvent
 
 __all__ = ["Projection", "Store"]
 
@@ -83,30 +83,32 @@ class Store:
         return stored
 
     async def merge(self, source: Path) -> int:
-        """Append the events of the log at ``source`` that this log lacks, in their order."""
-        other = await SQLiteEventLog.open(source)
+        """Append the events of the log at ``source`` that this log lacks, in their order. The
+        source is opened read-only; events this version cannot decode are copied as they are."""
+        other = await SQLiteEventLog.open_read_only(source)
         added = 0
         try:
-            batch = []
-            async for stored in other.read(0):
-                batch.append(stored.event)
-                if len(batch) >= 2000:
-                    added += await self._append_missing(batch)
-                    batch = []
-            added += await self._append_missing(batch)
+            async with other.snapshot():
+                batch: list[RawEvent] = []
+                async for row in other.read_rows(0):
+                    batch.append(row)
+                    if len(batch) >= 2000:
+                        added += await self._append_missing(batch)
+                        batch = []
+                added += await self._append_missing(batch)
         finally:
             await other.close()
         return added
 
-    async def _append_missing(self, events: list[Event]) -> int:
-        if not events:
+    async def _append_missing(self, rows: list[RawEvent]) -> int:
+        if not rows:
             return 0
         try:
             async with self.log.transaction():
-                missing = await self.log.missing(e.event_id for e in events)
-                fresh = [e for e in events if e.event_id in missing]
+                missing = await self.log.missing(row.event_id for row in rows)
+                fresh = [row for row in rows if row.event_id in missing]
                 if fresh:
-                    await self.log.append(fresh)
+                    await self.log.append_raw(fresh)
                     await self.projection.catch_up(self.log)
         except BaseException:
             self.projection.rolled_back()

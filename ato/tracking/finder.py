@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
+
 from ato.config.adict import ADict
 from ato.errors import TrackerError
-from ato.projections.maintenance import open_store
 from ato.projections.queries import (
     Fingerprint,
     MetricSummary,
@@ -26,7 +27,7 @@ from ato.projections.queries import (
 )
 from ato.storage import loop
 from ato.storage.database import database_path
-from ato.storage.store import Store
+from ato.storage.log import SQLiteEventLog
 
 __all__ = ["AsyncSQLFinder", "Fingerprint", "MetricSummary", "Project", "Run", "RunEvents", "SQLFinder"]
 
@@ -34,28 +35,33 @@ T = TypeVar("T")
 
 
 class FinderCore:
-    """The open database behind a finder (opened on first use); runs on the tracker's loop."""
+    """The database behind a finder, opened read-only on first use; runs on the tracker's loop."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._store: Store | None = None
+        self._log: SQLiteEventLog | None = None
         self._queries: Queries | None = None
+        self._opening: anyio.Lock | None = None  # made on the tracker's loop, where it is used
         self._forked = False
 
     async def ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run one query of the read model."""
         if self._forked:
             raise TrackerError("finders do not cross fork(); create one in the child")
-        if self._queries is None:
-            self._store = await open_store(self.path, must_exist=True)
-            self._queries = Queries(self._store.log, config=ADict)
-            loop.close_at_exit(self)
-        return await query(self._queries, *args)
+        if self._opening is None:
+            self._opening = anyio.Lock()
+        async with self._opening:
+            if self._queries is None:
+                self._log = await SQLiteEventLog.open_read_only(self.path)
+                self._queries = Queries(self._log, config=ADict)
+                loop.close_at_exit(self)
+            queries = self._queries
+        return await query(queries, *args)
 
     async def close(self) -> None:
-        if self._store is not None and not self._forked:
-            await self._store.close()
-            self._store = self._queries = None
+        if self._log is not None and not self._forked:
+            await self._log.close()
+            self._log = self._queries = None
         loop.closed(self)
 
     def forked(self) -> None:

@@ -83,6 +83,15 @@ class LoggerState(enum.Enum):
     FORKED = "forked"  # this is a fork()ed child's copy: the database and loop stayed in the parent
 
 
+class _WriterControl:
+    """One run's writer task: how to wake it, stop it, and see that it stopped."""
+
+    def __init__(self) -> None:
+        self.wake = anyio.Event()
+        self.stopped = anyio.Event()
+        self.stopping = False
+
+
 class LoggerCore:
     """Everything the two facades share. Coroutines run on the tracker's loop; :meth:`add` runs
     in the caller's thread and is the whole hot path; :meth:`start` and :meth:`attend` block the
@@ -117,9 +126,8 @@ class LoggerCore:
         self._store: Store | None = None
         self._queries: Queries | None = None
         self._lock: anyio.Lock | None = None
-        self._wake: anyio.Event | None = None
-        self._writer_stopped: anyio.Event | None = None
-        self._stopping = False
+        self._writer: _WriterControl | None = None
+        self._opening: anyio.Lock | None = None  # made on the tracker's loop, where it is used
         self._runtime: dict[str, RuntimeRecord] = {}
 
     # -- the caller's thread ----------------------------------------------------------------------
@@ -172,7 +180,8 @@ class LoggerCore:
         checked = check_tags(tags)
         context = [*fingerprint_events(), *merges]
         run_id = loop.call(self.start_run, checked, context)
-        loop.spawn(self.writer)
+        assert self._writer is not None
+        loop.spawn(self.writer, self._writer)
         return run_id
 
     def record_runtime(self, trace_id: str, digest: str) -> None:
@@ -184,12 +193,15 @@ class LoggerCore:
 
     # -- coroutines (tracker loop) ----------------------------------------------------------------
     async def _open(self) -> tuple[Store, Queries]:
-        if self._store is None or self._queries is None:
-            self._store = await open_store(self.path)
-            self._queries = Queries(self._store.log)
-            self._lock = anyio.Lock()
-            loop.close_at_exit(self)
-        return self._store, self._queries
+        if self._opening is None:
+            self._opening = anyio.Lock()
+        async with self._opening:  # concurrent first calls open the file once
+            if self._store is None or self._queries is None:
+                self._store = await open_store(self.path)
+                self._queries = Queries(self._store.log)
+                self._lock = anyio.Lock()
+                loop.close_at_exit(self)
+            return self._store, self._queries
 
     async def start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
         self._alive()
@@ -218,31 +230,27 @@ class LoggerCore:
             self.run_uid, self.run_id, self._steps, self._runtime = uid, run_id, {}, {}
             self.state = LoggerState.RUNNING
         watch_runtime(self, True)
-        self._stopping = False
-        self._wake = anyio.Event()
-        self._writer_stopped = anyio.Event()
+        self._writer = _WriterControl()
         return run_id
 
-    async def writer(self) -> None:
-        """Flush by time and by size until the run finishes."""
-        assert self._writer_stopped is not None
+    async def writer(self, control: _WriterControl) -> None:
+        """Flush by time and by size until ``control`` (this run's, not a later one's) stops it."""
         try:
-            while not self._stopping:
+            while not control.stopping:
                 with anyio.move_on_after(self.flush_interval):
-                    assert self._wake is not None
-                    await self._wake.wait()
-                self._wake = anyio.Event()
+                    await control.wake.wait()
+                control.wake = anyio.Event()
                 self._wake_pending = False
                 try:
                     await self.flush()
                 except Exception as exc:  # keep the points; flush()/finish() will report it
                     warnings.warn(f"ato: background flush failed, will retry: {exc}", RuntimeWarning)
         finally:
-            self._writer_stopped.set()
+            control.stopped.set()
 
     async def wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+        if self._writer is not None:
+            self._writer.wake.set()
 
     async def flush(self) -> None:
         """Write every buffered point as one event; on failure the points stay buffered."""
@@ -346,12 +354,13 @@ class LoggerCore:
         loop.closed(self)
 
     async def _stop_writer(self) -> None:
-        self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
-        if self._writer_stopped is not None:
-            with anyio.move_on_after(5):  # the writer was started by the facade; never hang on it
-                await self._writer_stopped.wait()
+        control = self._writer
+        if control is None:
+            return
+        control.stopping = True
+        control.wake.set()
+        with anyio.move_on_after(5):  # a flush stuck behind a lock must not hang finish()
+            await control.stopped.wait()
 
     def _runtime_events(self) -> list[Event]:
         records, self._runtime = self._runtime, {}

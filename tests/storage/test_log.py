@@ -12,6 +12,8 @@ from ato.errors import AppendOnlyError
 from ato.events.types import RunStatusChanged
 from ato.storage.log import SQLiteEventLog
 
+# These tests use the log alone: their files hold no projections for `ato verify` to compare.
+pytestmark = pytest.mark.raw_log
 
 async def _append(path: Path, events: list) -> list:  # type: ignore[type-arg]
     log = await SQLiteEventLog.open(path)

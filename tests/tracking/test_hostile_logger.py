@@ -92,7 +92,7 @@ def test_bad_arguments_are_refused_and_nothing_bad_is_stored(db: Path, call: Any
             call(logger)
         assert message in str(caught.value)
         logger.update_status("still fine")
-    assert verify_database(db) == (verify_database(db)[0], [])
+    assert verify_database(db).problems == []
 
 
 def test_numpy_metadata_is_stored_as_plain_numbers_and_none_tags_mean_none(db: Path) -> None:
@@ -142,8 +142,8 @@ def test_no_arguments_can_make_the_log_unreadable(tmp_path_factory: pytest.TempP
     if logger.run_id is not None and logger.state.value in ("running", "finishing"):
         logger.finish()
     logger.close()
-    events, problems = verify_database(db)
-    assert problems == [] and events > 0
+    report = verify_database(db)
+    assert report.problems == [] and report.events > 0
 
 
 # -- races ---------------------------------------------------------------------------------------------
