@@ -7,5 +7,5 @@ and their exact replay).
 May import: :mod:`ato.events` (the merge events), :mod:`ato.fingerprints` (``@scope.trace``),
 :mod:`ato.errors`. Never storage, projections, tracking or the CLI: a config is built without a
 database, and the tracker finds a running scope's trace through
-:data:`ato.config.merge_trace.running_traces` instead of reaching into ``Scope``.
+:data:`ato.config.merge_trace.running_merges` instead of reaching into ``Scope``.
 """

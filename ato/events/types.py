@@ -1,7 +1,7 @@
 """Event types: frozen, keyword-only msgspec Structs with explicit, stable tags.
 
 Tags are part of the stored format: renaming a class must never change one. New fields get
-defaults; a field is never retyped (``tests/test_event_samples.py`` decodes stored samples of
+defaults; a field is never retyped (``tests/events/test_events.py`` decodes stored samples of
 every type forever). Config values inside events are encoded by :mod:`ato.events.values`.
 """
 

@@ -10,7 +10,7 @@ list whose first item names it (a list is never a scalar, so there is no ambigui
 ``["tuple", [items]]``             a tuple
 ``["dict", [[key, value], ...]]``  a dict or ADict (decoded as a dict; ADict adapts it)
 ``["set", [items]]``               a set, items sorted by encoding (``"frozenset"`` likewise)
-``["int", "digits"]``              an int beyond 64 bits
+``["int", "digits"]``              an int beyond 64 bits (``"0x..."`` past Python's 4,300 digits)
 ``["complex", re, im]``            a complex number
 ``["numpy", "float32", value]``    a numpy scalar, its value as the exact Python number
 ``["ndarray", dtype, shape, raw]`` a numpy array: dtype string, shape, raw bytes
@@ -52,7 +52,7 @@ def encode_value(value: Any) -> Any:
     if cls in _SELF_ENCODED:
         return value
     if cls is int:
-        return value if INT64_MIN <= value <= UINT64_MAX else ["int", str(value)]
+        return value if INT64_MIN <= value <= UINT64_MAX else ["int", _int_text(value)]
     if cls is list:
         return ["list", [encode_value(item) for item in value]]
     if cls is tuple:
@@ -73,6 +73,13 @@ def encode_value(value: Any) -> Any:
     return ["opaque", f"{cls.__module__}.{cls.__qualname__}", _safe_repr(value)]
 
 
+def _int_text(value: int) -> str:
+    try:
+        return str(value)
+    except ValueError:  # more digits than Python converts to decimal: hex is exact and unlimited
+        return hex(value)
+
+
 def decode_value(encoded: Any) -> Any:
     """Rebuild the value :func:`encode_value` recorded; opaque ones become :class:`OpaqueValue`."""
     if type(encoded) is not list:
@@ -89,7 +96,8 @@ def decode_value(encoded: Any) -> Any:
     if kind == "frozenset":
         return frozenset(decode_value(item) for item in encoded[1])
     if kind == "int":
-        return int(encoded[1])
+        text = encoded[1]
+        return int(text, 16) if text.lstrip("-").startswith("0x") else int(text)
     if kind == "complex":
         return complex(encoded[1], encoded[2])
     if kind == "path":

@@ -65,7 +65,8 @@ def two_runs_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def two_runs(tmp_path: Path, two_runs_template: Path) -> Path:
     """A folder with a database of two tracked runs (made once, copied for each test)."""
-    shutil.copy(two_runs_template, tmp_path / "experiments.db")
+    for part in two_runs_template.parent.glob("experiments.db*"):  # -wal and -shm too, if any
+        shutil.copy(part, tmp_path / part.name)
     return tmp_path
 
 

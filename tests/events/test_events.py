@@ -125,3 +125,10 @@ def test_enum_fields_decode_to_their_enum() -> None:
     assert step.kind is types.StepKind.CLI and step.kind == "cli" and f"{step.kind}" == "cli"
     finished = decode_event(encode_event(types.RunFinished(status=types.RunStatus.FAILED)))
     assert finished.status is types.RunStatus.FAILED
+
+
+def test_integers_of_any_size_round_trip() -> None:
+    for value in (2**64, -(2**64) - 5, 10**5000, -(7**9000)):
+        encoded = encode_value(value)
+        assert decode_value(msgspec.msgpack.decode(msgspec.msgpack.encode(encoded))) == value
+    assert encode_value(2**64) == ["int", "18446744073709551616"]  # the stored form of earlier releases

@@ -358,7 +358,7 @@ def test_async_logger_under_each_backend(config: ADict, backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_async_finder_answers_as_the_sync_one_does(config: ADict, backend: str) -> None:
+def test_async_finder_answers_every_query_as_the_sync_one_does(config: ADict, backend: str) -> None:
     with SQLLogger(config) as logger:
         for lr in (0.1, 0.2):
             config.lr = lr
@@ -366,21 +366,23 @@ def test_async_finder_answers_as_the_sync_one_does(config: ADict, backend: str) 
             for step in range(5):
                 logger.log_metric("acc", lr * step, step)
             logger.finish()
+    calls = {  # every public query, with arguments that find something
+        "find_project": ("proj",), "get_projects": (), "find_run": (2,), "get_runs_in_project": ("proj",),
+        "get_all_runs": (), "find_best_run": ("proj", "acc", "max"), "find_similar_runs": (1,),
+        "find_similar_runs_by_trace": (1, "environment", "environment"),
+        "get_trace_statistics": ("proj", "environment"), "get_metrics": (2, "acc"), "get_fingerprints": (1,),
+        "get_run_events": (1,),
+    }
+    assert set(calls) | {"close", "path"} == {name for name in dir(SQLFinder) if not name.startswith("_")}
 
-    async def ask() -> list[object]:
+    async def ask() -> dict[str, object]:
         async with AsyncSQLFinder(config) as finder:
-            best = await finder.find_best_run("proj", "acc", "max")
-            assert best is not None
-            return [
-                await finder.get_runs_in_project("proj"), best, await finder.get_metrics(best.id, "acc"),
-                await finder.get_fingerprints(best.id), await finder.find_project("proj"),
-            ]
+            return {name: await getattr(finder, name)(*args) for name, args in calls.items()}
 
     with SQLFinder(config) as finder:
-        best = finder.find_best_run("proj", "acc", "max")
-        assert best is not None and best.tags == ["lr0.2"] and type(best.config) is ADict
-        expected = [finder.get_runs_in_project("proj"), best, finder.get_metrics(best.id, "acc"),
-                    finder.get_fingerprints(best.id), finder.find_project("proj")]
+        expected = {name: getattr(finder, name)(*args) for name, args in calls.items()}
+    assert expected["find_best_run"].tags == ["lr0.2"] and type(expected["find_run"].config) is ADict
+    assert len(expected["find_similar_runs"]) == 1 and expected["get_fingerprints"]
     assert anyio.run(ask, backend=backend) == expected
 
 
