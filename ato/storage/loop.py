@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-__all__ = ["Closeable", "call", "close_at_exit", "closed", "portal", "spawn", "to_loop"]
+__all__ = ["Closeable", "call", "close_at_exit", "close_soon", "closed", "portal", "spawn", "to_loop"]
 
 T = TypeVar("T")
 
@@ -72,6 +72,17 @@ async def to_loop(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 def spawn(fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
     """Start ``fn(*args)`` as a background task on the tracker's loop; return at once."""
     portal().start_task_soon(fn, *args)
+
+
+def close_soon(resource: Closeable) -> None:
+    """Close ``resource`` in the background, from a finalizer: never blocks, never starts a loop."""
+    running = _portal
+    if running is None:
+        return
+    try:
+        running.start_task_soon(resource.close)
+    except RuntimeError:  # the loop's own thread, or a loop already stopping: exit closes it
+        pass
 
 
 def close_at_exit(resource: Closeable) -> None:

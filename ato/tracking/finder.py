@@ -68,6 +68,10 @@ class FinderCore:
         """Called in a fork()ed child: the connection belongs to the parent."""
         self._forked = True
 
+    @property
+    def is_open(self) -> bool:
+        return self._log is not None and not self._forked
+
 
 class _FinderFacade:
     """What both facades share: where the database is."""
@@ -79,6 +83,11 @@ class _FinderFacade:
     def path(self) -> Path:
         """The database file."""
         return self._core.path
+
+    def __del__(self) -> None:
+        core = self.__dict__.get("_core")
+        if core is not None and core.is_open:
+            loop.close_soon(core)  # a finder dropped unclosed: close its connection in the background
 
 
 class SQLFinder(_FinderFacade):

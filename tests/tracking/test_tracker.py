@@ -696,3 +696,21 @@ def test_merge_events_decode_from_the_log(tmp_path: Path) -> None:
     trace = _merge_trace(tmp_path / "experiments.db", 1)
     assert isinstance(trace.steps[0], MergeStepApplied)
     assert isinstance(trace.completed, MergeCompleted)
+
+
+def test_a_dropped_unclosed_finder_closes_its_connection(config: ADict) -> None:
+    import gc
+    import threading
+
+    with SQLLogger(config) as logger:
+        logger.run()
+    before = threading.active_count()
+    for _ in range(20):
+        finder = SQLFinder(config)
+        assert finder.get_all_runs()
+        del finder
+        gc.collect()
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)  # the closes run in the background
+    assert threading.active_count() <= before  # no connection thread left behind
