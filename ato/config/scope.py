@@ -131,25 +131,50 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     names = [scope.name for scope in scopes if scope.name in signature.parameters]
     by_name = {scope.name: scope for scope in scopes}
     merges = [scope._running for scope in scopes]
+    # As in the seed, the caller's arguments fill the *other* parameters: `@scope def
+    # train(config, epochs)` called as `train(10)` gets epochs=10. A keyword naming the scope's
+    # parameter is the caller's own config and wins.
+    others = signature.replace(parameters=[p for p in signature.parameters.values() if p.name not in names])
 
-    def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if not names:
-            return kwargs
+            return args, kwargs
+        given = {name: kwargs.pop(name) for name in names if name in kwargs}
         try:
-            given = signature.bind_partial(*args, **kwargs).arguments
-        except TypeError:
-            return kwargs  # let the call itself raise the usual TypeError
-        missing = [name for name in names if name not in given]
-        if missing:
+            bound = others.bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"{fn.__qualname__}(): {exc} (the scope fills {', '.join(names)})") from None
+        if len(given) < len(names):
             ensure()
-            kwargs = {**kwargs, **{name: by_name[name].config for name in missing}}
-        return kwargs
+        call_args: list[Any] = []
+        call_kwargs: dict[str, Any] = {}
+        positional = True  # parameters go by position until one is left to its default
+        for parameter in signature.parameters.values():
+            if parameter.name in names:
+                value = given[parameter.name] if parameter.name in given else by_name[parameter.name].config
+            elif parameter.name in bound:
+                value = bound[parameter.name]
+            else:
+                positional = positional and parameter.kind is parameter.VAR_POSITIONAL
+                continue
+            if parameter.kind is parameter.VAR_POSITIONAL:
+                call_args.extend(value)
+            elif parameter.kind is parameter.VAR_KEYWORD:
+                call_kwargs.update(value)
+            elif parameter.kind is parameter.POSITIONAL_ONLY or (
+                positional and parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+            ):
+                call_args.append(value)
+            else:
+                positional = False
+                call_kwargs[parameter.name] = value
+        return tuple(call_args), call_kwargs
 
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            kwargs = fill(args, kwargs)
+            args, kwargs = fill(args, kwargs)
             token = _active.set((*_active.get(), *scopes))
             try:
                 with running(*merges):
@@ -161,7 +186,7 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs = fill(args, kwargs)
+        args, kwargs = fill(args, kwargs)
         token = _active.set((*_active.get(), *scopes))
         try:
             with running(*merges):

@@ -66,8 +66,31 @@ def test_injection_by_parameter_name_in_any_position() -> None:
     assert train(3) == (3, 0.001, False)
     assert train(3, verbose=True) == (3, 0.001, True)
     other = ADict(lr=9)
-    assert train(3, other) == (3, 9, False)
-    assert train(epochs=1, config=other) == (1, 9, False)
+    assert train(epochs=1, config=other) == (1, 9, False)  # a config passed by name wins
+    with pytest.raises(TypeError, match=r"train\(\): too many positional arguments \(the scope fills config\)"):
+        train(3, other)  # positional arguments fill the other parameters, as in the seed
+
+
+def test_positional_arguments_fill_the_parameters_the_scope_does_not() -> None:
+    scope = make_scope()
+    scope.apply([])
+
+    @scope
+    def first(config, epochs):  # type: ignore[no-untyped-def]
+        return config.lr, epochs
+
+    @scope
+    def middle(a, config, b, *rest, **extra):  # type: ignore[no-untyped-def]
+        return a, config.lr, b, rest, extra
+
+    @scope
+    def last(a, b=2, config=None):  # type: ignore[no-untyped-def]
+        return a, b, config.lr
+
+    assert first(10) == (0.001, 10) and first(epochs=10) == (0.001, 10)
+    assert middle(1, 2) == (1, 0.001, 2, (), {}) and middle(1, 2, 3, 4, k=5) == (1, 0.001, 2, (3, 4), {"k": 5})
+    assert middle(b=2, a=1) == (1, 0.001, 2, (), {})
+    assert last(1) == (1, 2, 0.001) and last(1, 3) == (1, 3, 0.001) and last(a=1, b=4) == (1, 4, 0.001)
 
 
 def test_config_is_merged_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
