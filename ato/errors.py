@@ -78,3 +78,8 @@ class AppendOnlyError(DatabaseError):
 
 class UnknownRunError(AtoError, LookupError):
     """No run with that id in this database."""
+
+
+class QueryError(AtoError, ValueError):
+    """A query argument that no database value could match (the wrong type, text that is not
+    valid UTF-8, a number beyond 64 bits, an unknown mode); names the argument."""

@@ -133,14 +133,20 @@ class _Load:
                 f"config yourself with load_config({base!r})",
             )
         base_path = path.parent / base
-        resolved = base_path.resolve()
+        try:
+            resolved = base_path.resolve()
+            exists = base_path.exists()
+            str(resolved).encode("utf-8")
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, text that is not UTF-8
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ConfigFileError(path, f"_base_ {base[:80]!r} is not a usable path ({reason})") from None
         if not self.allow_outside and not resolved.is_relative_to(self.tree):
             raise ConfigFileError(
                 path,
                 f"_base_ {base!r} resolves to {resolved}, outside the config tree {self.tree}; "
                 "pass allow_outside=True to load bases from elsewhere",
             )
-        if not base_path.exists():
+        if not exists:
             raise ConfigFileError(path, f"_base_ file {base!r} not found (looked at {base_path})")
         return base_path
 

@@ -52,5 +52,11 @@ def encode_event(event: Event) -> bytes:
 
 
 def decode_event(payload: bytes) -> Event:
-    """Decode one event; raises ``msgspec.DecodeError`` naming the bad field."""
-    return _decoder.decode(payload)
+    """Decode one event; raises ``msgspec.DecodeError`` naming the bad field, whatever is wrong
+    with the payload (a damaged one can fail deeper, e.g. as invalid UTF-8 inside a string)."""
+    try:
+        return _decoder.decode(payload)
+    except msgspec.DecodeError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # UnicodeDecodeError is a ValueError
+        raise msgspec.DecodeError(f"{type(exc).__name__}: {exc}") from None

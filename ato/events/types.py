@@ -11,7 +11,7 @@ import enum
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -64,6 +64,8 @@ else:  # Python 3.10
         __str__ = str.__str__
         __format__ = str.__format__
 
+
+Step = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]  # stored as int64: checked on decode
 
 # Enum fields are checked on decode: a value outside the enum is a decode error, never a new kind.
 class StepKind(StrEnum):
@@ -160,7 +162,7 @@ class MetricsLogged(Event, frozen=True, tag="metrics.logged"):
     ``(keys[i], steps[i], values[i], times[i])``. One event per flush, not per point."""
 
     keys: list[str]
-    steps: list[int]
+    steps: list[Step]
     values: list[float]
     times: list[float]
 

@@ -53,11 +53,18 @@ async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
     for source in sources:
         if not source.exists():
             raise DatabaseError(source, "no such database to merge from")
-    store = await open_store(path)
+    logs: list[SQLiteEventLog] = []
     try:
-        return [(source, await store.merge(source)) for source in sources]
+        for source in sources:  # every source checked (and opened read-only) before the target
+            logs.append(await SQLiteEventLog.open_read_only(source))
+        store = await open_store(path)
+        try:
+            return [(source, await store.merge(log)) for source, log in zip(sources, logs)]
+        finally:
+            await store.close()
     finally:
-        await store.close()
+        for log in logs:
+            await log.close()
 
 
 def merge_databases(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:

@@ -63,8 +63,11 @@ class Projector:
         return int(row[0]) if row else 0
 
     async def catch_up(self, log: SQLiteEventLog) -> int:
-        """Apply every event after the position; call inside a transaction. Returns the count."""
-        position = await self.position()
+        """Apply every event after the position; call inside a transaction. Returns the count.
+        The position moves to the log's end, past events this version cannot decode (skipped)."""
+        position, last = await self.position(), await log.last_seq()
+        if last <= position:
+            return 0
         pending: list[StoredEvent] = []
         count = 0
         async for stored in log.read(position):
@@ -72,7 +75,9 @@ class Projector:
             if len(pending) >= 2000:
                 count += await self.apply_all(pending)
                 pending = []
-        return count + await self.apply_all(pending)
+        count += await self.apply_all(pending)
+        await self._move_to(last)
+        return count
 
     async def apply_all(self, stored: Sequence[StoredEvent]) -> int:
         """Apply ``stored`` (in sequence order) and move the position past them."""
@@ -80,12 +85,15 @@ class Projector:
             return 0
         for item in stored:
             await self.apply(item.event)
+        await self._move_to(stored[-1].seq)
+        return len(stored)
+
+    async def _move_to(self, position: int) -> None:
         await self.connection.execute(
             "INSERT INTO projection_position (name, position) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-            (_NAME, stored[-1].seq),
+            (_NAME, position),
         )
-        return len(stored)
 
     async def rebuild(self, log: SQLiteEventLog) -> int:
         """Drop every derived table and derive it again from the whole log."""
@@ -124,7 +132,8 @@ class Projector:
         )
         await db.execute(
             "INSERT INTO experiments (uid, project_id, status, tags, config, structural_hash, argv, "
-            "host, pid, started_at) SELECT ?, id, 'running', ?, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ?",
+            "host, pid, started_at) SELECT ?, id, 'running', ?, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ? "
+            "ON CONFLICT (uid) DO NOTHING",  # a run started twice (a crafted log): the first counts
             (
                 event.run,
                 json.dumps(list(event.tags)),

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from ato.errors import UnknownRunError
+from ato.errors import QueryError, UnknownRunError
 from ato.events.types import (
     Event,
     HalvingDecided,
@@ -104,6 +104,19 @@ _MERGE_EVENTS = (MergeStarted, MergeStepApplied, MergeCompleted)
 _SEARCH_EVENTS = (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)
 
 
+def _check_argument(value: Any) -> None:
+    """Refuse, with a one-line QueryError, an argument SQLite could not even compare."""
+    if isinstance(value, str):
+        try:
+            str.encode(value, "utf-8")
+        except UnicodeEncodeError:
+            raise QueryError(f"{value[:40]!r} is not valid text, so nothing is named by it") from None
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise QueryError(f"{str(value)[:40]}... is beyond 64 bits, so no id or name matches it")
+    elif value is not None and not isinstance(value, (int, float, bytes)):
+        raise QueryError(f"expected text or a number, got {type(value).__name__} {value!r:.40}")
+
+
 class Queries:
     """Reads over one open log and its projections. ``config`` turns a run's decoded config into
     what callers want it to be (the finders pass ADict)."""
@@ -114,6 +127,8 @@ class Queries:
         self._config = config
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        for value in params:
+            _check_argument(value)
         with translate_errors(self.path):
             async with self.log.connection.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())
@@ -174,7 +189,11 @@ class Queries:
 
     async def find_run(self, run_id: int | str) -> Run:
         """A run by id, or by a unique prefix of its global uid."""
-        if isinstance(run_id, str) and not (run_id.isascii() and run_id.isdigit()):
+        if not isinstance(run_id, (int, str)) or isinstance(run_id, bool):
+            raise QueryError(f"a run is named by its id (int) or a prefix of its uid (str), not {type(run_id).__name__}")
+        if isinstance(run_id, str) and len(run_id) > 19 and run_id.isascii() and run_id.isdigit():
+            runs = []  # beyond any int64 id
+        elif isinstance(run_id, str) and not (run_id.isascii() and run_id.isdigit()):
             # A uid prefix: hex, so anything else (or a LIKE wildcard) matches nothing.
             text = run_id.lower()
             prefix = text if text and len(text) <= 32 and all(c in "0123456789abcdef" for c in text) else None
@@ -195,7 +214,7 @@ class Queries:
 
     async def best_run(self, project_name: str, metric_key: str, mode: str = "max") -> Run | None:
         if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', not {mode!r}")
+            raise QueryError(f"mode must be 'max' or 'min', not {mode!r:.40}")
         column, direction = ("s.max_value", "DESC") if mode == "max" else ("s.min_value", "ASC")
         rows = await self._rows(
             f"SELECT e.id FROM {_RUN_FROM} JOIN metric_summary s ON s.run_id = e.id "

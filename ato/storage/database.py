@@ -22,6 +22,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -169,17 +170,66 @@ async def check_format(connection: aiosqlite.Connection, path: Path, *, new_file
         )
 
 
+class _ForkGate:
+    """Keeps ``fork()`` from copying this process's SQLite lock state in the middle of a
+    transaction: a child that opens the file then would see a lock that nobody holds (SQLite's
+    own advice: no connection across fork). Transactions pass the gate; a fork waits until none
+    is open (up to ``BUSY_TIMEOUT_S``), and new ones wait for the fork, which takes microseconds."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._open = 0
+        self._forking = False
+
+    def enter(self) -> None:
+        with self._changed:
+            while self._forking:
+                self._changed.wait()
+            self._open += 1
+
+    def leave(self) -> None:
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    def before_fork(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._open == 0, timeout=BUSY_TIMEOUT_S)
+            self._forking = True
+
+    def after_fork_in_parent(self) -> None:
+        with self._changed:
+            self._forking = False
+            self._changed.notify_all()
+
+    def after_fork_in_child(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+_fork_gate = _ForkGate()
+os.register_at_fork(
+    before=_fork_gate.before_fork,
+    after_in_parent=_fork_gate.after_fork_in_parent,
+    after_in_child=_fork_gate.after_fork_in_child,
+)
+
+
 @contextlib.asynccontextmanager
-async def transaction(connection: aiosqlite.Connection, path: Path) -> AsyncIterator[None]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error, errors translated."""
-    with translate_errors(path):
-        await connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            await connection.rollback()
-            raise
-        await connection.commit()
+async def transaction(connection: aiosqlite.Connection, path: Path, *, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[None]:
+    """``BEGIN IMMEDIATE`` (or ``begin``) ... ``COMMIT``, rolled back on any error, errors
+    translated, never open across a ``fork()``."""
+    _fork_gate.enter()
+    try:
+        with translate_errors(path):
+            await connection.execute(begin)
+            try:
+                yield
+            except BaseException:
+                await connection.rollback()
+                raise
+            await connection.commit()
+    finally:
+        _fork_gate.leave()
 
 
 @contextlib.contextmanager

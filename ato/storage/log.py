@@ -11,7 +11,6 @@ Ato, a damaged payload) is skipped by :meth:`SQLiteEventLog.read` and counted in
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from ato.storage.database import (
     connect,
     connect_read_only,
     transaction,
-    translate_errors,
 )
 
 __all__ = ["SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag"]
@@ -114,15 +112,9 @@ class SQLiteEventLog:
             raise DatabaseError(self.path, "opened read-only: this command does not write")
         return transaction(self.connection, self.path)
 
-    @contextlib.asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[None]:
+    def snapshot(self):  # type: ignore[no-untyped-def]
         """A read transaction: every read inside it sees the file as of its first read."""
-        with translate_errors(self.path):
-            await self.connection.execute("BEGIN")
-            try:
-                yield
-            finally:
-                await self.connection.execute("COMMIT")
+        return transaction(self.connection, self.path, begin="BEGIN")
 
     async def last_seq(self) -> int:
         async with self.connection.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:

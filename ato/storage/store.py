@@ -82,10 +82,11 @@ class Store:
             raise
         return stored
 
-    async def merge(self, source: Path) -> int:
+    async def merge(self, source: Path | SQLiteEventLog) -> int:
         """Append the events of the log at ``source`` that this log lacks, in their order. The
-        source is opened read-only; events this version cannot decode are copied as they are."""
-        other = await SQLiteEventLog.open_read_only(source)
+        source is read read-only, at one snapshot; events this version cannot decode are copied
+        as they are."""
+        other = source if isinstance(source, SQLiteEventLog) else await SQLiteEventLog.open_read_only(source)
         added = 0
         try:
             async with other.snapshot():
@@ -97,7 +98,8 @@ class Store:
                         batch = []
                 added += await self._append_missing(batch)
         finally:
-            await other.close()
+            if other is not source:
+                await other.close()
         return added
 
     async def _append_missing(self, rows: list[RawEvent]) -> int:

@@ -127,7 +127,9 @@ class LoggerCore:
         self._queries: Queries | None = None
         self._lock: anyio.Lock | None = None
         self._writer: _WriterControl | None = None
-        self._opening: anyio.Lock | None = None  # made on the tracker's loop, where it is used
+        # Serialises start, artifacts, finish and close (made on the tracker's loop, where it is
+        # used): an exit-time close waits for a finish() that a Ctrl-C left running there.
+        self._lifecycle_lock: anyio.Lock | None = None
         self._runtime: dict[str, RuntimeRecord] = {}
 
     # -- the caller's thread ----------------------------------------------------------------------
@@ -192,18 +194,26 @@ class LoggerCore:
         record.add(digest)
 
     # -- coroutines (tracker loop) ----------------------------------------------------------------
+    @property
+    def _lifecycle(self) -> anyio.Lock:
+        if self._lifecycle_lock is None:
+            self._lifecycle_lock = anyio.Lock()
+        return self._lifecycle_lock
+
     async def _open(self) -> tuple[Store, Queries]:
-        if self._opening is None:
-            self._opening = anyio.Lock()
-        async with self._opening:  # concurrent first calls open the file once
-            if self._store is None or self._queries is None:
-                self._store = await open_store(self.path)
-                self._queries = Queries(self._store.log)
-                self._lock = anyio.Lock()
-                loop.close_at_exit(self)
-            return self._store, self._queries
+        """The open store (opened on first use); call holding the lifecycle lock."""
+        if self._store is None or self._queries is None:
+            self._store = await open_store(self.path)
+            self._queries = Queries(self._store.log)
+            self._lock = anyio.Lock()
+            loop.close_at_exit(self)
+        return self._store, self._queries
 
     async def start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
+        async with self._lifecycle:
+            return await self._start_run(tags, context)
+
+    async def _start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
         self._alive()
         if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
             raise TrackerError(f"run {self.run_id} is still running: finish() it before starting another")
@@ -302,15 +312,21 @@ class LoggerCore:
             raise TrackerError(f"artifact path must be a str or a path, got {type(path).__name__} {path!r:.60}") from None
         kind = None if data_type is None else check_text("artifact data_type", data_type)
         plain = plain_metadata(metadata)
-        if run_id is not None and (type(run_id) is not int or isinstance(run_id, bool)):
-            raise TrackerError(f"log_artifact(run_id=...) takes a run id (int) or None, got {run_id!r:.60}")
-        _, queries = await self._open()
-        uid = self.run_uid if run_id in (None, self.run_id) else await queries.run_uid(run_id)
-        if not uid:
-            raise TrackerError("log_artifact() needs a run: call logger.run() first")
-        size, digest = await anyio.to_thread.run_sync(_file_digest, Path(where))
-        event = ArtifactLogged(run=uid, path=where, data_type=kind, metadata=plain, size=size, sha256=digest)
-        await self._write([check_event(event)])
+        if run_id is not None and (type(run_id) is not int or not 0 < run_id <= INT64_MAX):
+            raise TrackerError(f"log_artifact(run_id=...) takes a run id (a positive int) or None, got {run_id!r:.60}")
+        async with self._lifecycle:
+            if run_id is None:
+                # The current run: it must still be running, so the artifact lands before its end.
+                self._require_running("log_artifact (pass the id of a finished run to add to it)")
+                uid = self.run_uid
+            elif run_id == self.run_id and self.state is LoggerState.RUNNING:
+                uid = self.run_uid
+            else:
+                _, queries = await self._open()
+                uid = await queries.run_uid(run_id)
+            size, digest = await anyio.to_thread.run_sync(_file_digest, Path(where))
+            event = ArtifactLogged(run=uid, path=where, data_type=kind, metadata=plain, size=size, sha256=digest)
+            await self._write([check_event(event)])
 
     async def finish(self, status: str) -> None:
         self._alive()
@@ -319,13 +335,18 @@ class LoggerCore:
                 f"finish(status={status!r:.60}): a run ends 'completed' or 'failed'; "
                 "record other states while it runs with update_status()"
             )
+        async with self._lifecycle:
+            await self._finish(RunStatus(status))
+
+    async def _finish(self, status: RunStatus) -> None:
         with self._buffer_lock:  # from here on new points are refused, so none is left over
             if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):  # FINISHING: a retry
                 raise self._not_running("finish")
             self.state = LoggerState.FINISHING
         await self._stop_writer()
         watch_runtime(self, False)
-        await self._write([*self._runtime_events(), RunFinished(run=self.run_uid, status=RunStatus(status))])
+        await self._write([*self._runtime_events(), RunFinished(run=self.run_uid, status=status)])
+        self._runtime = {}  # only once written: a finish retried after a failure records them still
         self.state = LoggerState.IDLE
         await self._close_store()  # a next run() reopens it
 
@@ -333,14 +354,16 @@ class LoggerCore:
         """Flush, stop the writer, close the database (the run keeps its status)."""
         if self.state is LoggerState.FORKED:
             return
-        if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
-            with self._buffer_lock:
-                self.state = LoggerState.FINISHING
-            await self._stop_writer()
-            watch_runtime(self, False)
-            await self._write(self._runtime_events())
-        await self._close_store()
-        self.state = LoggerState.CLOSED
+        async with self._lifecycle:
+            if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
+                with self._buffer_lock:
+                    self.state = LoggerState.FINISHING
+                await self._stop_writer()
+                watch_runtime(self, False)
+                await self._write(self._runtime_events())
+                self._runtime = {}
+            await self._close_store()
+            self.state = LoggerState.CLOSED
 
     def forked(self) -> None:
         """Called in a fork()ed child: this copy must never touch the parent's database or loop."""
@@ -348,9 +371,9 @@ class LoggerCore:
         watch_runtime(self, False)
 
     async def _close_store(self) -> None:
-        if self._store is not None:
-            await self._store.close()
-            self._store = self._queries = None
+        store, self._store, self._queries = self._store, None, None
+        if store is not None:
+            await store.close()
         loop.closed(self)
 
     async def _stop_writer(self) -> None:
@@ -363,7 +386,7 @@ class LoggerCore:
             await control.stopped.wait()
 
     def _runtime_events(self) -> list[Event]:
-        records, self._runtime = self._runtime, {}
+        records = dict(self._runtime)
         return [
             FingerprintRecorded(
                 run=self.run_uid, trace_id=trace_id, kind=FingerprintKind.RUNTIME, fingerprint=record.fingerprint,

@@ -42,15 +42,21 @@ __all__ = [
 INT64_MAX = 2**63 - 1
 
 
+def _plain_str(value: str) -> str:
+    """The characters of ``value`` as a plain ``str`` (a subclass's own methods are not trusted)."""
+    return value if type(value) is str else str.__getitem__(value, slice(None))
+
+
 def check_text(what: str, value: Any) -> str:
     """``value`` if it is a ``str`` that UTF-8 can hold; else a TrackerError naming ``what``."""
-    if type(value) is not str and not isinstance(value, str):
+    if not isinstance(value, str):
         raise TrackerError(f"{what} must be a str, got {type(value).__name__} {value!r:.60}")
+    text = _plain_str(value)
     try:
-        value.encode("utf-8")
+        str.encode(text, "utf-8")
     except UnicodeEncodeError as exc:
-        raise TrackerError(f"{what} {value!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
-    return str(value)
+        raise TrackerError(f"{what} {text!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
+    return text
 
 
 def check_key(key: Any, value: Any, step: Any) -> str:
@@ -58,11 +64,12 @@ def check_key(key: Any, value: Any, step: Any) -> str:
     if not isinstance(key, str) or not key:
         raise MetricValueError(f"metric key must be a non-empty str, got {type(key).__name__} {key!r:.60} "
                                f"(value {value!r:.60}, step {step!r:.30})")
+    text = _plain_str(key)
     try:
-        key.encode("utf-8")
+        str.encode(text, "utf-8")
     except UnicodeEncodeError as exc:
-        raise MetricValueError(f"metric key {key!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
-    return str(key)
+        raise MetricValueError(f"metric key {text!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
+    return text
 
 
 def check_step(key: str, value: Any, step: Any) -> int:
@@ -83,7 +90,7 @@ def check_step(key: str, value: Any, step: Any) -> int:
 
 def check_value(key: str, value: Any, step: Any) -> float:
     """``value`` as a float, or a MetricValueError naming key, step and value."""
-    where = f" at step {step}" if step is not None else ""
+    where = f" at step {step!r:.30}" if step is not None else ""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):
         raise MetricValueError(f"metric {key!r}{where}: expected a number, got {type(value).__name__} {value!r:.60}")
     try:

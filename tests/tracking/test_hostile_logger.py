@@ -79,7 +79,7 @@ def test_bad_points_are_refused_with_key_step_and_value(db: Path, key: Any, valu
         (lambda logger: logger.log_artifact(None, "m.pt", metadata={"a": object()}), "metadata.a: object"),
         (lambda logger: logger.log_artifact(None, 3), "artifact path must be a str or a path, got int 3"),
         (lambda logger: logger.log_artifact(None, "m.pt", data_type=7), "artifact data_type must be a str"),
-        (lambda logger: logger.log_artifact("1", "m.pt"), "takes a run id (int) or None, got '1'"),
+        (lambda logger: logger.log_artifact("1", "m.pt"), "takes a run id (a positive int) or None, got '1'"),
         (lambda logger: logger.record(__import__("ato.events.types").events.types.RunStatusChanged(status=5)),
          "cannot record RunStatusChanged: Expected `str`, got `int` - at `$.status`"),
     ],
@@ -283,3 +283,105 @@ def test_finish_can_be_retried_after_a_failed_write(db: Path, monkeypatch: pytes
     with SQLFinder(_config(db)) as finder:
         assert finder.find_run(run_id).status == "completed"
         assert finder.get_metrics(run_id, "x") == [(0, 1.0), (1, 2.0)]
+
+
+# -- found by a hostile pass ----------------------------------------------------------------------------------
+def test_a_ctrl_c_during_finish_still_ends_the_run_and_the_process(tmp_path: Path) -> None:
+    result = run_script(tmp_path, """
+        import os, signal, threading
+        from ato import SQLLogger
+        logger = SQLLogger({'experiment': {'project_name': 'p'}})
+        logger.run()
+        for step in range(300_000):
+            logger.log_metric('x', 1.0, step)
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            logger.finish()
+        except KeyboardInterrupt:
+            print('interrupted', flush=True)
+    """, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr  # exit did not hang behind the interrupted finish
+    with SQLFinder(f"sqlite:///{tmp_path / 'experiments.db'}") as finder:
+        run = finder.find_run(1)
+        assert run.status == "completed" and run.metrics["x"].count == 300_000
+
+
+def test_a_str_subclass_cannot_smuggle_invalid_text_into_the_log(db: Path) -> None:
+    class Sneaky(str):
+        def encode(self, *args: object, **kwargs: object) -> bytes:  # type: ignore[override]
+            return b"fine"
+
+    with SQLLogger(_config(db)) as logger:
+        logger.run()
+        with pytest.raises(MetricValueError, match="is not valid text"):
+            logger.log_metric(Sneaky("s\ud800"), 1.0, 1)
+        logger.log_metric(Sneaky("plain"), 1.0, 1)  # a well-formed subclass is stored as plain text
+        logger.flush()
+    with SQLFinder(_config(db)) as finder:
+        assert finder.get_metrics(1, "plain") == [(1, 1.0)]
+
+
+def test_a_retried_finish_keeps_the_runtime_fingerprints(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from ato import Scope
+
+    monkeypatch.setattr("ato.storage.database.BUSY_TIMEOUT_S", 0.2)
+    scope = Scope()
+
+    @scope.runtime_trace("double")
+    def double(x: int) -> int:
+        return 2 * x
+
+    logger = SQLLogger(_config(db))
+    logger.run()
+    double(3)
+    holder = sqlite3.connect(db, timeout=0)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(AtoError, match="locked"):
+        logger.finish()
+    holder.rollback()
+    holder.close()
+    logger.finish()
+    logger.close()
+    with SQLFinder(_config(db)) as finder:
+        kinds = {(f.trace_id, f.kind) for f in finder.get_fingerprints(1)}
+    assert ("double", "runtime") in kinds
+
+
+def test_artifacts_of_the_current_run_land_before_its_end_or_are_refused(db: Path, tmp_path: Path) -> None:
+    artifact = tmp_path / "weights.bin"
+    artifact.write_bytes(b"w" * 100)
+    logger = SQLLogger(_config(db))
+    run_id = logger.run()
+    outcomes: list[str] = []
+
+    def log_artifacts() -> None:
+        for _ in range(200):
+            try:
+                logger.log_artifact(None, artifact)
+                outcomes.append("logged")
+            except TrackerError:
+                outcomes.append("refused")
+
+    worker = threading.Thread(target=log_artifacts)
+    worker.start()
+    logger.finish()
+    worker.join(30)
+    with pytest.raises(TrackerError, match="no run is in progress"):
+        logger.log_artifact(None, artifact)
+    logger.log_artifact(run_id, artifact)  # naming a finished run adds to it on purpose
+    logger.close()
+    import sqlite3
+
+    types = [row[0] for row in sqlite3.connect(db).execute("SELECT type FROM events ORDER BY seq")]
+    finished = types.index("run.finished")
+    assert types[finished + 1:] == ["artifact.logged"]  # only the deliberate one comes after the end
+    assert types.count("artifact.logged") == outcomes.count("logged") + 1
+
+
+def test_an_artifact_for_an_impossible_run_id_is_one_line(db: Path) -> None:
+    with SQLLogger(_config(db)) as logger:
+        logger.run()
+        with pytest.raises(TrackerError, match="takes a run id"):
+            logger.log_artifact(10**30, "model.pt")
