@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -197,9 +198,24 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Kernels that start a notebook pass their own arguments (`-f kernel.json`): not Ato's.
+_KERNEL_LAUNCHERS = {"ipykernel_launcher.py", "colab_kernel_launcher.py", "__main__.py"}
+
+
+def command_line() -> list[str]:
+    """The script's arguments (``sys.argv[1:]``); none inside a Jupyter/IPython kernel, whose
+    ``-f kernel.json`` belongs to the kernel, so that ``@scope`` functions run in notebooks."""
+    argv = sys.argv[1:]
+    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
+    in_kernel = launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0])
+    if in_kernel and (not argv or argv[0] == "-f" or argv[0].startswith("--f=")):
+        return []
+    return argv
+
+
 def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callable[[], str]) -> None:
     """Merge from ``sys.argv``; turn user errors into one line and exit status 2."""
-    argv = sys.argv[1:]
+    argv = command_line()
     try:
         if any(isinstance(token, ManualRequest) for token in parse_argv(argv)):
             print(manual())
@@ -309,7 +325,7 @@ class Scope:
         """Merge the config for ``argv`` (default: ``sys.argv[1:]``), record it, and return it."""
         if self._multi is not None:
             return self._multi.apply(argv)[self.name]
-        argv = list(sys.argv[1:] if argv is None else argv)
+        argv = list(command_line() if argv is None else argv)
         views: list[str] = []
         assignments: list[Assignment] = []
         for token in parse_argv(argv):
@@ -466,7 +482,7 @@ class MultiScope:
 
     def apply(self, argv: Sequence[str] | None = None) -> dict[str, ADict]:
         """Merge every scope for ``argv`` (default: ``sys.argv[1:]``); return configs by scope name."""
-        argv = list(sys.argv[1:] if argv is None else argv)
+        argv = list(command_line() if argv is None else argv)
         views: dict[str, list[str]] = {name: [] for name in self.scopes}
         assignments: dict[str, list[Assignment]] = {name: [] for name in self.scopes}
         for token in parse_argv(argv):

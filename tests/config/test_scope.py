@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import anyio
 import msgspec
@@ -408,3 +412,28 @@ def test_replay_of_any_merge_is_exact(views: list, cli: list[str]) -> None:  # t
     result = replay(decoded)
     assert result.exact, result.differences
     assert result.config.get_structural_hash() == config.get_structural_hash()
+
+
+def test_a_notebook_kernels_own_arguments_are_not_read_as_the_command_line(tmp_path: Path) -> None:
+    launcher = tmp_path / "ipykernel_launcher.py"  # how Jupyter starts a kernel: its argv[0]
+    launcher.write_text(textwrap.dedent("""
+        from ato.scope import Scope
+        scope = Scope()
+
+        @scope.observe(default=True)
+        def defaults(config):
+            config.lr = 0.1
+
+        @scope
+        def cell(config):
+            return config.lr
+
+        print(cell())
+    """))
+    result = subprocess.run([sys.executable, str(launcher), "-f", str(tmp_path / "kernel-1.json")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "0.1", result.stderr
+    plain = tmp_path / "train.py"
+    plain.write_text(launcher.read_text())
+    refused = subprocess.run([sys.executable, str(plain), "-f", "x.json"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2  # an ordinary script still reads its command line
