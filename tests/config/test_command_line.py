@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ato.parser import parse_backtick_string, parse_bracketed_value, parse_command, parse_value
+from ato.parser import (
+    parse_backtick_string,
+    parse_bracketed_value,
+    parse_command,
+    parse_value,
+)
 
 
 @pytest.mark.parametrize(
