@@ -705,7 +705,7 @@ def test_a_dropped_unclosed_finder_closes_its_connection(config: ADict) -> None:
     with SQLLogger(config) as logger:
         logger.run()
     before = threading.active_count()
-    for _ in range(20):
+    for _ in range(5):
         finder = SQLFinder(config)
         assert finder.get_all_runs()
         del finder
