@@ -22,11 +22,12 @@ demo: $(VENV)/.ato-installed
 	PATH="$(abspath $(VENV))/bin:$$PATH" bash examples/demo.sh
 
 # The layer contracts (pyproject.toml [tool.importlinter]) first, then the suite on every core.
-test: $(VENV)/.ato-test-installed
+# The real ato 2.1.7 (its own environment) writes the databases that `ato import` is tested on.
+test: $(VENV)/.ato-test-installed $(VENV)-ref/.installed
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -n auto
+	ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) -m pytest -n auto
 
-# Benchmarks print tables; the reference ato 2.1.7 runs beside Ato in its own environment.
+# The reference ato 2.1.7 runs beside Ato in its own environment (benchmarks, import tests).
 $(VENV)-ref/.installed:
 	$(PYTHON) -m venv $(VENV)-ref
 	$(VENV)-ref/bin/python -m pip install --quiet --disable-pip-version-check ato==2.1.7

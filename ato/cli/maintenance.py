@@ -1,4 +1,4 @@
-"""``ato rebuild``, ``ato verify`` and ``ato merge``: maintenance of a whole database."""
+"""``ato rebuild``, ``ato verify``, ``ato merge`` and ``ato import``: maintenance of a whole database."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> Non
                      "ato merge machine_b.db rank1.db   # append their events; running it twice adds nothing")
     parser.add_argument("sources", nargs="+", metavar="SRC_DB", help="databases to merge from")
     parser.set_defaults(handler=merge)
+    parser = command("import", "Bring the runs of an ato 2.1.7 database into this Ato log (the old file is only read).",
+                     "ato import old_experiments.db --db sqlite:///experiments.db   # twice adds nothing")
+    parser.add_argument("source", metavar="OLD_DB", help="the ato 2.1.7 database")
+    parser.set_defaults(handler=import_)
 
 
 
@@ -62,4 +66,17 @@ def merge(args: argparse.Namespace, path: Path) -> int:
     else:
         for source, added in results:
             print(f"{source}: {added} new events")
+    return 0
+
+
+def import_(args: argparse.Namespace, path: Path) -> int:
+    from ato.projections.maintenance import import_database
+    from ato.storage.database import database_path
+
+    source = database_path(args.source)
+    runs, added = import_database(path, source)
+    if args.json:
+        emit_json({"source": str(source), "runs": runs, "events": added})
+    else:
+        print(f"{source}: {runs} runs read, {added} new events in {path}")
     return 0

@@ -134,7 +134,8 @@ class MergeCompleted(Event, frozen=True, tag="merge.completed"):
 
 # -- runs ---------------------------------------------------------------------------------------------
 class RunStarted(Event, frozen=True, tag="run.started"):
-    """A run began: its project, config (encoded), structural hash, tags and command line."""
+    """A run began: its project, config (encoded), structural hash, tags and command line.
+    ``origin`` says where an imported run came from (``ato 2.1.7 old.db, run 3``); empty otherwise."""
 
     project: str
     config: Any
@@ -143,6 +144,7 @@ class RunStarted(Event, frozen=True, tag="run.started"):
     argv: tuple[str, ...] = ()
     host: str = ""
     pid: int = 0
+    origin: str = ""
 
 
 class RunStatusChanged(Event, frozen=True, tag="run.status"):

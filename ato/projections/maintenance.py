@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import msgspec
 
 from ato.errors import DatabaseError
@@ -21,10 +22,11 @@ from ato.projections.queries import Queries
 from ato.projections.tables import TABLES
 from ato.storage import loop
 from ato.storage.database import translate_errors
+from ato.storage.legacy import read_legacy
 from ato.storage.log import SQLiteEventLog, event_tag
 from ato.storage.store import Store
 
-__all__ = ["Verification", "merge_databases", "open_store", "rebuild_database", "verify_database"]
+__all__ = ["Verification", "import_database", "merge_databases", "open_store", "rebuild_database", "verify_database"]
 
 _KNOWN_TAGS = {cls.__struct_config__.tag for cls in EVENT_TYPES}
 
@@ -65,6 +67,27 @@ async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
     finally:
         for log in logs:
             await log.close()
+
+
+async def _import(path: Path, source: Path) -> tuple[int, int]:
+    if not source.exists():
+        raise DatabaseError(source, "no such database to import")
+    runs = added = 0
+    batches = await anyio.to_thread.run_sync(lambda: list(read_legacy(source)))
+    store = await open_store(path)
+    try:
+        for events in batches:
+            runs += 1
+            added += await store.append_missing(events)
+    finally:
+        await store.close()
+    return runs, added
+
+
+def import_database(path: Path, source: Path) -> tuple[int, int]:
+    """Append the runs of the ato 2.1.7 database ``source`` to the log at ``path``; returns (runs
+    read, events added). The source is only read; importing it again adds nothing."""
+    return loop.call(_import, path, source)
 
 
 def merge_databases(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:

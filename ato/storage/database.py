@@ -155,6 +155,15 @@ async def check_format(connection: aiosqlite.Connection, path: Path, *, new_file
     async with connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
         tables = {row[0] for row in await cursor.fetchall()}
     if "events" not in tables:
+        from ato.storage.legacy import (
+            is_legacy,  # here: legacy imports this module's errors
+        )
+
+        if is_legacy(tables):
+            raise DatabaseError(
+                path, f"an ato 2.1.7 database: `ato import {path} --db NEW.db` brings its runs into an Ato log "
+                "(this file is left as it is)"
+            )
         if tables:
             shown = ", ".join(sorted(tables)[:5])
             raise DatabaseError(path, f"not an Ato database (it holds other tables: {shown}); left untouched")

@@ -82,6 +82,23 @@ class Store:
             raise
         return stored
 
+    async def append_missing(self, events: Sequence[Event]) -> int:
+        """Append those of ``events`` this log does not hold yet (by event id), in their order,
+        atomically; returns how many. What makes an import idempotent."""
+        if not events:
+            return 0
+        try:
+            async with self.log.transaction():
+                missing = await self.log.missing(event.event_id for event in events)
+                fresh = [event for event in events if event.event_id in missing]
+                if fresh:
+                    await self.log.append(fresh)
+                    await self.projection.catch_up(self.log)
+        except BaseException:
+            self.projection.rolled_back()
+            raise
+        return len(fresh)
+
     async def merge(self, source: Path | SQLiteEventLog) -> int:
         """Append the events of the log at ``source`` that this log lacks, in their order. The
         source is read read-only, at one snapshot; events this version cannot decode are copied
