@@ -225,11 +225,20 @@ class Queries:
         return await self.find_run(rows[0][0]) if rows else None
 
     async def similar_runs(self, run_id: int | str) -> list[Run]:
-        run = await self.find_run(run_id)
+        """Other runs with the same structural hash; none for a run that does not exist (as in
+        ato 2.1.7, whose README asks for run 123 in a new database)."""
+        try:
+            run = await self.find_run(run_id)
+        except UnknownRunError:
+            return []
         return await self.runs("e.structural_hash = ? AND e.id != ?", (run.structural_hash, run.id))
 
-    async def similar_runs_by_trace(self, run_id: int | str, trace_id: str, kind: str = "static") -> list[Run]:
-        run = await self.find_run(run_id)
+    async def similar_runs_by_trace(self, run_id: int | str, trace_id: str, trace_type: str = "static") -> list[Run]:
+        try:
+            run = await self.find_run(run_id)
+        except UnknownRunError:
+            return []
+        kind = trace_type
         rows = await self._rows(
             "SELECT fingerprint FROM fingerprints WHERE run_id = ? AND trace_id = ? AND kind = ?",
             (run.id, trace_id, kind),
@@ -250,6 +259,7 @@ class Queries:
         )
         counts = {kind: (versions, runs) for kind, versions, runs in rows}
         return {
+            "project_name": project_name,
             "trace_id": trace_id,
             "static_trace_versions": counts.get("static", (0, 0))[0],
             "runtime_trace_versions": counts.get("runtime", (0, 0))[0],

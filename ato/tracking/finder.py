@@ -122,12 +122,12 @@ class SQLFinder(_FinderFacade):
         return self._ask(Queries.best_run, project_name, metric_key, mode)
 
     def find_similar_runs(self, run_id: int | str) -> list[Run]:
-        """Other runs whose config has the same structural hash."""
+        """Other runs whose config has the same structural hash (none for an unknown run)."""
         return self._ask(Queries.similar_runs, run_id)
 
-    def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, kind: str = "static") -> list[Run]:
-        """Other runs with the same ``kind`` fingerprint for ``trace_id``."""
-        return self._ask(Queries.similar_runs_by_trace, run_id, trace_id, kind)
+    def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, trace_type: str = "static") -> list[Run]:
+        """Other runs with the same ``trace_type`` (static, runtime) fingerprint for ``trace_id``."""
+        return self._ask(Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
 
     def get_trace_statistics(self, project_name: str, trace_id: str) -> dict[str, Any]:
         """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""
@@ -188,12 +188,12 @@ class AsyncSQLFinder(_FinderFacade):
         return await self._ask(Queries.best_run, project_name, metric_key, mode)
 
     async def find_similar_runs(self, run_id: int | str) -> list[Run]:
-        """Other runs whose config has the same structural hash."""
+        """Other runs whose config has the same structural hash (none for an unknown run)."""
         return await self._ask(Queries.similar_runs, run_id)
 
-    async def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, kind: str = "static") -> list[Run]:
-        """Other runs with the same ``kind`` fingerprint for ``trace_id``."""
-        return await self._ask(Queries.similar_runs_by_trace, run_id, trace_id, kind)
+    async def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, trace_type: str = "static") -> list[Run]:
+        """Other runs with the same ``trace_type`` (static, runtime) fingerprint for ``trace_id``."""
+        return await self._ask(Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
 
     async def get_trace_statistics(self, project_name: str, trace_id: str) -> dict[str, Any]:
         """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""

@@ -56,7 +56,7 @@ from ato.events.values import INT64_MIN, encode_value
 from ato.fingerprints.runtime import RuntimeRecord
 from ato.fingerprints.tracing import fingerprint_events, watch_runtime
 from ato.projections.maintenance import open_store
-from ato.projections.queries import Queries
+from ato.projections.queries import Queries, Run
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
@@ -204,7 +204,7 @@ class LoggerCore:
         """The open store (opened on first use); call holding the lifecycle lock."""
         if self._store is None or self._queries is None:
             self._store = await open_store(self.path)
-            self._queries = Queries(self._store.log)
+            self._queries = Queries(self._store.log, config=ADict)
             self._lock = anyio.Lock()
             loop.close_at_exit(self)
         return self._store, self._queries
@@ -327,6 +327,15 @@ class LoggerCore:
             size, digest = await anyio.to_thread.run_sync(_file_digest, Path(where))
             event = ArtifactLogged(run=uid, path=where, data_type=kind, metadata=plain, size=size, sha256=digest)
             await self._write([check_event(event)])
+
+    async def current_run(self) -> Run | None:
+        """The current (or last) run as the projections hold it; None before the first run."""
+        self._alive()
+        if self.run_id is None:
+            return None
+        async with self._lifecycle:
+            _, queries = await self._open()
+            return await queries.find_run(self.run_id)
 
     async def finish(self, status: str) -> None:
         self._alive()
@@ -498,6 +507,14 @@ class SQLLogger(_LoggerFacade):
         if self._core.add(key, value, step):
             self._core.attend()
 
+    def get_current_run_id(self) -> int | None:
+        """The id of the current (or last) run; None before the first (ato 2.1.7's name)."""
+        return self._core.run_id
+
+    def get_current_run(self) -> Run | None:
+        """The current (or last) run, read back from the database (ato 2.1.7's name)."""
+        return loop.call(self._core.current_run)
+
     def log_artifact(
         self,
         run_id: int | None,
@@ -554,6 +571,14 @@ class AsyncSQLLogger(_LoggerFacade):
         """Buffer one metric point (``step`` defaults to one past this key's last)."""
         if self._core.add(key, value, step):
             await anyio.to_thread.run_sync(self._core.attend)
+
+    async def get_current_run_id(self) -> int | None:
+        """The id of the current (or last) run; None before the first (ato 2.1.7's name)."""
+        return self._core.run_id
+
+    async def get_current_run(self) -> Run | None:
+        """The current (or last) run, read back from the database (ato 2.1.7's name)."""
+        return await loop.to_loop(self._core.current_run)
 
     async def log_artifact(
         self,

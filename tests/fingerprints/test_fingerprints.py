@@ -350,3 +350,8 @@ def test_trace_statistics_and_similar_runs_by_trace(tmp_path: Path) -> None:
         assert finder.get_trace_statistics("fp", trace_id="predictions")["runtime_trace_versions"] == 2
         assert [r.id for r in finder.find_similar_runs_by_trace(1, "train_step")] == [2]
         assert [r.id for r in finder.find_similar_runs_by_trace(3, "train_step")] == []
+        # ato 2.1.7's names and answers: trace_type=, project_name in the statistics, and no
+        # similar runs (rather than an error) for a run that does not exist.
+        assert [r.id for r in finder.find_similar_runs_by_trace(1, "train_step", trace_type="static")] == [2]
+        assert stats["project_name"] == "fp"
+        assert finder.find_similar_runs(run_id=123) == [] and finder.find_similar_runs_by_trace(123, "x") == []

@@ -714,3 +714,25 @@ def test_a_dropped_unclosed_finder_closes_its_connection(config: ADict) -> None:
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.01)  # the closes run in the background
     assert threading.active_count() <= before  # no connection thread left behind
+
+
+def test_the_current_run_under_ato_2_1_7s_names(config: ADict) -> None:
+    logger = SQLLogger(config)
+    assert logger.get_current_run_id() is None and logger.get_current_run() is None
+    run_id = logger.run(tags=["t"])
+    assert logger.get_current_run_id() == run_id
+    current = logger.get_current_run()
+    assert current is not None and current.id == run_id and current.status == "running"
+    assert type(current.config) is ADict and current.config.lr == config.lr
+    logger.finish()
+    finished = logger.get_current_run()
+    assert finished is not None and finished.status == "completed"
+    logger.close()
+
+    async def main() -> tuple[int | None, str | None]:
+        async with AsyncSQLLogger(config) as async_logger:
+            await async_logger.run()
+            run = await async_logger.get_current_run()
+            return await async_logger.get_current_run_id(), run.status if run else None
+
+    assert anyio.run(main) == (run_id + 1, "running")
