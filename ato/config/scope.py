@@ -136,15 +136,18 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     # train(config, epochs)` called as `train(10)` gets epochs=10. A keyword naming the scope's
     # parameter is the caller's own config and wins.
     others = signature.replace(parameters=[p for p in signature.parameters.values() if p.name not in names])
+    # Only a parameter that can be passed by name can be given the caller's own config by name.
+    by_keyword = [name for name in names if signature.parameters[name].kind is not inspect.Parameter.POSITIONAL_ONLY]
+    label = getattr(fn, "__qualname__", None) or repr(fn)
 
     def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if not names:
             return args, kwargs
-        given = {name: kwargs.pop(name) for name in names if name in kwargs}
+        given = {name: kwargs.pop(name) for name in by_keyword if name in kwargs}
         try:
             bound = others.bind(*args, **kwargs).arguments
         except TypeError as exc:
-            raise TypeError(f"{fn.__qualname__}(): {exc} (the scope fills {', '.join(names)})") from None
+            raise TypeError(f"{label}(): {exc} (the scope fills {', '.join(names)})") from None
         if len(given) < len(names):
             ensure()
         call_args: list[Any] = []
@@ -155,6 +158,8 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
                 value = given[parameter.name] if parameter.name in given else by_name[parameter.name].config
             elif parameter.name in bound:
                 value = bound[parameter.name]
+            elif parameter.kind is parameter.POSITIONAL_ONLY and parameter.default is not parameter.empty:
+                value = parameter.default  # a later positional-only parameter must not shift into its place
             else:
                 positional = positional and parameter.kind is parameter.VAR_POSITIONAL
                 continue
@@ -205,12 +210,10 @@ _KERNEL_LAUNCHERS = {"ipykernel_launcher.py", "colab_kernel_launcher.py", "__mai
 def command_line() -> list[str]:
     """The script's arguments (``sys.argv[1:]``); none inside a Jupyter/IPython kernel, whose
     ``-f kernel.json`` belongs to the kernel, so that ``@scope`` functions run in notebooks."""
-    argv = sys.argv[1:]
     launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
-    in_kernel = launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0])
-    if in_kernel and (not argv or argv[0] == "-f" or argv[0].startswith("--f=")):
-        return []
-    return argv
+    if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0]):
+        return []  # Jupyter's `-f k.json`, VS Code's `--ip=... --f=...`: all the kernel's
+    return sys.argv[1:]
 
 
 def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callable[[], str]) -> None:

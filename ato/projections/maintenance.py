@@ -22,7 +22,7 @@ from ato.projections.queries import Queries
 from ato.projections.tables import TABLES
 from ato.storage import loop
 from ato.storage.database import translate_errors
-from ato.storage.legacy import read_legacy
+from ato.storage.legacy import LegacyDatabase
 from ato.storage.log import SQLiteEventLog, event_tag
 from ato.storage.store import Store
 
@@ -72,16 +72,24 @@ async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
 async def _import(path: Path, source: Path) -> tuple[int, int]:
     if not source.exists():
         raise DatabaseError(source, "no such database to import")
-    runs = added = 0
-    batches = await anyio.to_thread.run_sync(lambda: list(read_legacy(source)))
-    store = await open_store(path)
+    legacy = await anyio.to_thread.run_sync(LegacyDatabase, source)
+    added = 0
     try:
-        for events in batches:
-            runs += 1
-            added += await store.append_missing(events)
+        runs = await anyio.to_thread.run_sync(legacy.runs)
+        store = await open_store(path)
+        try:
+            queries = Queries(store.log)
+            for run in runs:  # one run, and one chunk of points, at a time: memory stays flat
+                added += await store.append_missing([run.started])
+                chunks = legacy.metrics(run, await queries.points_of(run.uid))
+                while (chunk := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+                    added += await store.append_missing([chunk])
+                added += await store.append_missing(await anyio.to_thread.run_sync(legacy.records, run))
+        finally:
+            await store.close()
     finally:
-        await store.close()
-    return runs, added
+        legacy.close()
+    return len(runs), added
 
 
 def import_database(path: Path, source: Path) -> tuple[int, int]:

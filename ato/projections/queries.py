@@ -281,6 +281,14 @@ class Queries:
         points.sort(key=lambda point: point[0])  # stable: points of one step keep log order
         return points
 
+    async def points_of(self, uid: str) -> int:
+        """How many metric points the run with global id ``uid`` holds (0 for an unknown run)."""
+        rows = await self._rows(
+            "SELECT COALESCE(SUM(s.count), 0) FROM metric_summary s JOIN experiments e ON e.id = s.run_id "
+            "WHERE e.uid = ?", (uid,)
+        )
+        return int(rows[0][0])
+
     async def fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint the run recorded, by trace id and kind."""
         run = await self.find_run(run_id)

@@ -24,6 +24,7 @@ import sqlite3
 import stat
 import threading
 import urllib.parse
+import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -203,7 +204,12 @@ class _ForkGate:
 
     def before_fork(self) -> None:
         with self._changed:
-            self._changed.wait_for(lambda: self._open == 0, timeout=BUSY_TIMEOUT_S)
+            if not self._changed.wait_for(lambda: self._open == 0, timeout=BUSY_TIMEOUT_S):
+                warnings.warn(
+                    f"ato: fork() waited {BUSY_TIMEOUT_S:.0f} s for an open database transaction and goes on; "
+                    "a database opened in the child may see a lock until it times out",
+                    RuntimeWarning, stacklevel=2,
+                )
             self._forking = True
 
     def after_fork_in_parent(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,3 +52,25 @@ def test_tokens_are_pieces_of_the_command_and_nothing_runs(command: str) -> None
     assert all(isinstance(token, str) and token for token in tokens)
     rebuilt = "".join(command.split())
     assert "".join("".join(token.split()) for token in tokens) == rebuilt  # only whitespace is dropped
+
+
+def test_the_same_tokens_as_the_real_ato_2_1_7(tmp_path: Path) -> None:
+    """Differential: the real 2.1.7 tokenizer (its own environment) on the same random commands."""
+    import json
+    import os
+    import random
+    import subprocess
+
+    reference = os.environ.get("ATO_REFERENCE_PYTHON")
+    if not reference or not Path(reference).exists():
+        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    generator = random.Random(5)
+    commands = ["".join(generator.choice("ab =%[](){}\\,x'") for _ in range(generator.randint(0, 16)))
+                for _ in range(3000)]
+    (tmp_path / "commands.json").write_text(json.dumps(commands))
+    script = "import json, sys; from ato.parser import parse_command; " \
+             "print(json.dumps([parse_command(c) for c in json.load(open(sys.argv[1]))]))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([reference, "-c", script, str(tmp_path / "commands.json")], capture_output=True,
+                            text=True, check=True, timeout=120, env=env, cwd=tmp_path)
+    assert json.loads(result.stdout) == [parse_command(command) for command in commands]

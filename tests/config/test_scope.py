@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import struct
 import subprocess
@@ -430,10 +431,31 @@ def test_a_notebook_kernels_own_arguments_are_not_read_as_the_command_line(tmp_p
 
         print(cell())
     """))
-    result = subprocess.run([sys.executable, str(launcher), "-f", str(tmp_path / "kernel-1.json")],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout.strip() == "0.1", result.stderr
+    for kernel_args in (["-f", str(tmp_path / "kernel-1.json")],  # Jupyter
+                        ["--ip=127.0.0.1", "--stdin=9003", f"--f={tmp_path / 'kernel-2.json'}"]):  # VS Code
+        result = subprocess.run([sys.executable, str(launcher), *kernel_args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout.strip() == "0.1", result.stderr
     plain = tmp_path / "train.py"
     plain.write_text(launcher.read_text())
     refused = subprocess.run([sys.executable, str(plain), "-f", "x.json"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2  # an ordinary script still reads its command line
+
+
+def test_injection_edge_cases_of_python_signatures() -> None:
+    scope = make_scope()
+    scope.apply([])
+
+    @scope
+    def positional_only(a=1, config=None, /):  # type: ignore[no-untyped-def]
+        return a, config.lr
+
+    @scope
+    def config_first(config, /, **extra):  # type: ignore[no-untyped-def]
+        return config.lr, extra
+
+    assert positional_only() == (1, 0.001) and positional_only(5) == (5, 0.001)
+    assert config_first(config=5) == (0.001, {"config": 5})  # a keyword cannot reach a positional-only
+    partial = scope(functools.partial(lambda config, x, y: (config.lr, x, y), y=5))
+    assert partial(1) == (0.001, 1, 5)
+    with pytest.raises(TypeError, match="the scope fills config"):
+        partial(1, 2, 3)

@@ -121,3 +121,58 @@ def test_pointing_ato_at_a_2_1_7_file_says_to_import_it_and_changes_nothing(lega
 
 def _utc(text: str) -> float:
     return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+GROWING = """
+import sys
+from ato.adict import ADict
+from ato.db_routers.sql.manager import SQLLogger
+
+config = ADict(experiment=ADict(project_name='p', sql=ADict(db_path='sqlite:///' + sys.argv[1])), lr=0.1)
+logger = SQLLogger(config)
+run_id = logger.run()
+for step in range(3):
+    logger.log_metric('loss', float(step), step)
+logger.log_artifact(run_id, 'plain.bin', 'blob')          # no metadata: 2.1.7 stores JSON null
+print('ready', flush=True)
+sys.stdin.readline()                                       # the test imports here, mid-run
+for step in range(3, 6):
+    logger.log_metric('loss', float(step), step)
+logger.finish(status='interrupted')                        # a status of the user's own
+"""
+
+
+def test_a_file_that_grew_since_the_last_import_adds_exactly_the_new_points(tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("growing")
+    old, target = folder / "old.db", folder / "new.sqlite"
+    (folder / "grow.py").write_text(GROWING)
+    writer = subprocess.Popen([_reference_python(), str(folder / "grow.py"), str(old)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=folder,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    assert ato("import", str(old), "--db", str(target), cwd=folder).returncode == 0
+    with SQLFinder(f"sqlite:///{target}") as finder:
+        assert finder.find_run(1).status == "running" and len(finder.get_metrics(1, "loss")) == 3
+    writer.communicate("go\n", timeout=120)
+    assert writer.returncode == 0
+    for _ in range(2):  # the second import of the grown file adds nothing more
+        assert ato("import", str(old), "--db", str(target), cwd=folder).returncode == 0
+    with SQLFinder(f"sqlite:///{target}") as finder:
+        run = finder.find_run(1)
+        assert finder.get_metrics(1, "loss") == [(step, float(step)) for step in range(6)]
+        assert run.status == "interrupted"  # kept as the run's label
+    metadata = sqlite3.connect(target).execute("SELECT metadata FROM artifacts").fetchall()
+    assert metadata == [("{}",)]
+    assert verify_database(target).problems == []
+
+
+def test_an_import_into_a_log_that_has_runs_appends_after_them(legacy: Path, tmp_path: Path) -> None:
+    target = tmp_path / "experiments.db"
+    with SQLLogger(ADict(experiment=ADict(project_name="mine", sql=ADict(db_path=f"sqlite:///{target}")))) as logger:
+        logger.run()
+        logger.log_metric("x", 1.0, 0)
+    assert ato("import", str(legacy), "--db", str(target), cwd=tmp_path).returncode == 0
+    with SQLFinder(f"sqlite:///{target}") as finder:
+        runs = finder.get_all_runs()
+        assert [run.project for run in runs] == ["mine", "vision", "vision", "vision", "text"]
+        assert len(finder.get_metrics(2, "loss")) == 25
