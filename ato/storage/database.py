@@ -47,6 +47,7 @@ _READ_ONLY_ADVICE = (
     "database is read-only: make the file and its folder writable, or point "
     "config.experiment.sql.db_path (or ATO_DB) elsewhere"
 )
+FORK_WAIT_S = 5.0  # how long fork() waits for this process's open transactions (see _ForkGate)
 FORMAT_VERSION = 1  # raised only for changes an older Ato cannot read; new event types are not one
 
 
@@ -184,7 +185,8 @@ class _ForkGate:
     """Keeps ``fork()`` from copying this process's SQLite lock state in the middle of a
     transaction: a child that opens the file then would see a lock that nobody holds (SQLite's
     own advice: no connection across fork). Transactions pass the gate; a fork waits until none
-    is open (up to ``BUSY_TIMEOUT_S``), and new ones wait for the fork, which takes microseconds."""
+    is open (up to ``FORK_WAIT_S``, then it warns and goes on), and new ones wait for the fork,
+    which takes microseconds."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -204,9 +206,11 @@ class _ForkGate:
 
     def before_fork(self) -> None:
         with self._changed:
-            if not self._changed.wait_for(lambda: self._open == 0, timeout=BUSY_TIMEOUT_S):
+            # Transactions take milliseconds; one waiting for another process's lock can take the
+            # busy timeout, and a DataLoader starting its workers should not wait that long.
+            if not self._changed.wait_for(lambda: self._open == 0, timeout=FORK_WAIT_S):
                 warnings.warn(
-                    f"ato: fork() waited {BUSY_TIMEOUT_S:.0f} s for an open database transaction and goes on; "
+                    f"ato: fork() waited {FORK_WAIT_S:.0f} s for an open database transaction and goes on; "
                     "a database opened in the child may see a lock until it times out",
                     RuntimeWarning, stacklevel=2,
                 )
