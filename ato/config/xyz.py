@@ -20,19 +20,23 @@
   otherwise give something else, so round trips are lossless for every literal type.
 - Keys are written bare where they are plain names, otherwise as a quoted Python string; a
   non-string key is written as ``[literal]``.
+- The top level is usually a mapping; as in ato 2.1.7 it may also be a list (``N) value`` lines)
+  or a single value. ato 2.1.7's ``[Empty Sequence]`` and ``[Empty Mapping]`` read as ``[]`` and
+  ``{}``. ``dump``/``load`` take a path or an open text file.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ato.config.literals import format_literal, parse_value
 from ato.errors import CLIArgumentError
 
-__all__ = ["XYZSyntaxError", "dumps", "loads", "read_value"]
+__all__ = ["XYZSyntaxError", "dump", "dumps", "load", "loads", "read_value"]
 
 _INDENT = "  "
 _PLAIN_KEY = re.compile(r"[A-Za-z_][\w\-. ]*")
@@ -54,14 +58,37 @@ class _Line:
     text: str
 
 
-def dumps(data: Mapping[Any, Any]) -> str:
-    """Write a mapping as XYZ text."""
+def dumps(data: Any) -> str:
+    """Write a mapping (or, at the top level, a list or a single value) as XYZ text."""
     out: list[str] = []
-    _write_mapping(data, 0, out)
+    if isinstance(data, Mapping):
+        _write_mapping(data, 0, out)
+    elif type(data) is list and data:
+        for index, item in enumerate(data):
+            _write_child(f"{index})", item, 0, out)
+    else:
+        out.append(_write_top_value(data))
     return "\n".join(out) + ("\n" if out else "")
 
 
-def loads(text: str, *, max_depth: int = 100) -> dict[Any, Any]:
+def dump(data: Any, path_or_file: str | os.PathLike[str] | IO[str]) -> None:
+    """Write ``data`` as XYZ to a path or an open text file."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(path_or_file, "w", encoding="utf-8") as handle:
+            handle.write(dumps(data))
+    else:
+        path_or_file.write(dumps(data))
+
+
+def load(path_or_file: str | os.PathLike[str] | IO[str]) -> Any:
+    """Read XYZ from a path or an open text file."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(path_or_file, encoding="utf-8") as handle:
+            return loads(handle.read())
+    return loads(path_or_file.read())
+
+
+def loads(text: str, *, max_depth: int = 100) -> Any:
     """Read XYZ text into plain dicts and lists; raise :class:`XYZSyntaxError` with the line.
 
     Blocks nest at most ``max_depth`` levels (the top level is one), so that hostile text
@@ -78,22 +105,46 @@ def loads(text: str, *, max_depth: int = 100) -> dict[Any, Any]:
         lines.append(_Line(number, len(raw) - len(raw.lstrip(" ")), stripped))
     if not lines:
         return {}
+    if len(lines) == 1 and _ITEM.fullmatch(lines[0].text) is None and _is_top_value(lines[0].text):
+        return read_value(lines[0].text)  # a single value (ato 2.1.7 wrote it indented by one)
     if lines[0].indent:
         raise XYZSyntaxError(lines[0].number, "the first key must not be indented")
     value, end = _read_block(lines, 0, 0, 1, max_depth)
     if end < len(lines):
         raise XYZSyntaxError(lines[end].number, "indentation does not match any outer block")
-    if not isinstance(value, dict):
-        raise XYZSyntaxError(lines[0].number, "the top level must be 'key: value' lines")
     return value
+
+
+_LEGACY_EMPTY = {"[Empty Sequence]": list, "[Empty Mapping]": dict}  # what ato 2.1.7 wrote
 
 
 def read_value(text: str) -> Any:
     """Read an inline value: a literal where it is one, else the text itself."""
+    empty = _LEGACY_EMPTY.get(text)
+    if empty is not None:
+        return empty()
     try:
         return parse_value(text)
     except CLIArgumentError:
         return text
+
+
+def _is_top_value(text: str) -> bool:
+    """Whether a lone top-level line is a value rather than a ``key: value`` line: a whole
+    quoted string is a value; otherwise anything that does not read as a key."""
+    if text[:1] in ("'", '"'):
+        try:
+            return isinstance(parse_value(text), str)
+        except CLIArgumentError:
+            pass
+    return _QUOTED_KEY.fullmatch(text) is None and _KEY.fullmatch(text) is None
+
+
+def _write_top_value(value: Any) -> str:
+    written = _write_value(value)
+    if isinstance(value, str) and (_ITEM.fullmatch(written) or not _is_top_value(written)):
+        return repr(value)  # as it is, it would read back as a key or a list item
+    return written
 
 
 def _write_value(value: Any) -> str:
