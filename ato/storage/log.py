@@ -28,7 +28,7 @@ from ato.storage.database import (
     transaction,
 )
 
-__all__ = ["SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag"]
+__all__ = ["SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag", "raw_event"]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -69,6 +69,11 @@ class RawEvent:
     type: str
     at: float
     payload: bytes
+
+
+def raw_event(event: Event) -> RawEvent:
+    """``event`` as a row to store (its seq is given when it is appended)."""
+    return RawEvent(0, event.event_id, event.run, event_tag(event), event.at, encode_event(event))
 
 
 class SQLiteEventLog:
@@ -123,14 +128,7 @@ class SQLiteEventLog:
 
     async def append(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Append ``events`` in order; call inside :meth:`transaction`. Returns them with seqs."""
-        first = await self.last_seq() + 1
-        await self.connection.executemany(
-            "INSERT INTO events (seq, event_id, run, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (first + i, e.event_id, e.run, event_tag(e), e.at, encode_event(e))
-                for i, e in enumerate(events)
-            ],
-        )
+        first = await self.append_raw([raw_event(event) for event in events])
         return [StoredEvent(first + i, e) for i, e in enumerate(events)]
 
     async def missing(self, event_ids: Iterable[str]) -> set[str]:
@@ -148,13 +146,14 @@ class SQLiteEventLog:
         return wanted - held
 
     async def append_raw(self, rows: Sequence[RawEvent]) -> int:
-        """Append stored rows of another log as they are (new seqs); call inside :meth:`transaction`."""
+        """Append rows in order with new seqs (theirs, from another log, are ignored); call
+        inside :meth:`transaction`. Returns the first new seq."""
         first = await self.last_seq() + 1
         await self.connection.executemany(
             "INSERT INTO events (seq, event_id, run, type, at, payload) VALUES (?, ?, ?, ?, ?, ?)",
             [(first + i, r.event_id, r.run, r.type, r.at, r.payload) for i, r in enumerate(rows)],
         )
-        return len(rows)
+        return first
 
     async def read(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000

@@ -11,7 +11,8 @@ projector of :mod:`ato.projections` implements it), so storage never imports the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +20,7 @@ import aiosqlite
 
 from ato.errors import DatabaseError
 from ato.events.types import Event
-from ato.storage.log import RawEvent, SQLiteEventLog, StoredEvent
+from ato.storage.log import RawEvent, SQLiteEventLog, StoredEvent, raw_event
 
 __all__ = ["Projection", "Store"]
 
@@ -65,39 +66,42 @@ class Store:
     async def close(self) -> None:
         await self.log.close()
 
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """A write transaction; if it does not commit, the projection forgets what it cached."""
+        try:
+            async with self.log.transaction():
+                yield
+        except BaseException:
+            self.projection.rolled_back()
+            raise
+
     async def append(self, events: Sequence[Event]) -> list[StoredEvent]:
         """Append ``events`` and project them, atomically."""
         if not events:
             return []
-        try:
-            async with self.log.transaction():
-                caught_up = await self.projection.position() == await self.log.last_seq()
-                stored = await self.log.append(events)
-                if caught_up:
-                    await self.projection.apply_all(stored)
-                else:
-                    await self.projection.catch_up(self.log)
-        except BaseException:
-            self.projection.rolled_back()
-            raise
+        async with self._changing():
+            caught_up = await self.projection.position() == await self.log.last_seq()
+            stored = await self.log.append(events)
+            if caught_up:
+                await self.projection.apply_all(stored)
+            else:
+                await self.projection.catch_up(self.log)
         return stored
 
-    async def append_missing(self, events: Sequence[Event]) -> int:
-        """Append those of ``events`` this log does not hold yet (by event id), in their order,
-        atomically; returns how many. What makes an import idempotent."""
+    async def append_missing(self, events: Sequence[Event] | Sequence[RawEvent]) -> int:
+        """Append those of ``events`` (decoded, or rows of another log) this log does not hold
+        yet, by event id, in their order, atomically; returns how many. Merges and imports are
+        idempotent through it."""
         if not events:
             return 0
-        try:
-            async with self.log.transaction():
-                missing = await self.log.missing(event.event_id for event in events)
-                fresh = [event for event in events if event.event_id in missing]
-                if fresh:
-                    await self.log.append(fresh)
-                    await self.projection.catch_up(self.log)
-        except BaseException:
-            self.projection.rolled_back()
-            raise
-        return len(fresh)
+        async with self._changing():
+            missing = await self.log.missing(event.event_id for event in events)
+            rows = [raw_event(e) if isinstance(e, Event) else e for e in events if e.event_id in missing]
+            if rows:
+                await self.log.append_raw(rows)
+                await self.projection.catch_up(self.log)
+        return len(rows)
 
     async def merge(self, source: Path | SQLiteEventLog) -> int:
         """Append the events of the log at ``source`` that this log lacks, in their order. The
@@ -111,34 +115,15 @@ class Store:
                 async for row in other.read_rows(0):
                     batch.append(row)
                     if len(batch) >= 2000:
-                        added += await self._append_missing(batch)
+                        added += await self.append_missing(batch)
                         batch = []
-                added += await self._append_missing(batch)
+                added += await self.append_missing(batch)
         finally:
             if other is not source:
                 await other.close()
         return added
 
-    async def _append_missing(self, rows: list[RawEvent]) -> int:
-        if not rows:
-            return 0
-        try:
-            async with self.log.transaction():
-                missing = await self.log.missing(row.event_id for row in rows)
-                fresh = [row for row in rows if row.event_id in missing]
-                if fresh:
-                    await self.log.append_raw(fresh)
-                    await self.projection.catch_up(self.log)
-        except BaseException:
-            self.projection.rolled_back()
-            raise
-        return len(fresh)
-
     async def rebuild(self) -> int:
         """Drop and re-derive every projection; returns the number of events applied."""
-        try:
-            async with self.log.transaction():
-                return await self.projection.rebuild(self.log)
-        except BaseException:
-            self.projection.rolled_back()
-            raise
+        async with self._changing():
+            return await self.projection.rebuild(self.log)
