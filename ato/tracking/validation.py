@@ -17,7 +17,7 @@ Choices:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -42,21 +42,22 @@ __all__ = [
 INT64_MAX = 2**63 - 1
 
 
-def _plain_str(value: str) -> str:
-    """The characters of ``value`` as a plain ``str`` (a subclass's own methods are not trusted)."""
-    return value if type(value) is str else str.__getitem__(value, slice(None))
+def _text(value: str, refuse: Callable[[str], Exception]) -> str:
+    """The characters of ``value`` as a plain ``str`` (a subclass's own methods are not
+    trusted), if UTF-8 can hold them; else ``refuse(reason)``."""
+    text = value if type(value) is str else str.__getitem__(value, slice(None))
+    try:
+        str.encode(text, "utf-8")
+    except UnicodeEncodeError as exc:
+        raise refuse(f"{text!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
+    return text
 
 
 def check_text(what: str, value: Any) -> str:
     """``value`` if it is a ``str`` that UTF-8 can hold; else a TrackerError naming ``what``."""
     if not isinstance(value, str):
         raise TrackerError(f"{what} must be a str, got {type(value).__name__} {value!r:.60}")
-    text = _plain_str(value)
-    try:
-        str.encode(text, "utf-8")
-    except UnicodeEncodeError as exc:
-        raise TrackerError(f"{what} {text!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
-    return text
+    return _text(value, lambda reason: TrackerError(f"{what} {reason}"))
 
 
 def check_key(key: Any, value: Any, step: Any) -> str:
@@ -64,12 +65,7 @@ def check_key(key: Any, value: Any, step: Any) -> str:
     if not isinstance(key, str) or not key:
         raise MetricValueError(f"metric key must be a non-empty str, got {type(key).__name__} {key!r:.60} "
                                f"(value {value!r:.60}, step {step!r:.30})")
-    text = _plain_str(key)
-    try:
-        str.encode(text, "utf-8")
-    except UnicodeEncodeError as exc:
-        raise MetricValueError(f"metric key {text!r:.60} is not valid text ({exc.reason} at index {exc.start})") from None
-    return text
+    return _text(key, lambda reason: MetricValueError(f"metric key {reason}"))
 
 
 def check_step(key: str, value: Any, step: Any) -> int:
