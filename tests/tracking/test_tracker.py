@@ -736,3 +736,31 @@ def test_the_current_run_under_ato_2_1_7s_names(config: ADict) -> None:
             return await async_logger.get_current_run_id(), run.status if run else None
 
     assert anyio.run(main) == (run_id + 1, "running")
+
+
+def test_a_run_inside_a_search_trial_records_its_scope_once_with_the_trial_config(db: Path) -> None:
+    """Scope pushes its merge on ``running_merges`` when its function runs and again for a trial
+    (``running_with``); the run records the trace once, with the innermost (trial) config."""
+    from ato import Scope
+
+    scope = Scope()
+
+    @scope.observe(default=True)
+    def defaults(config):  # type: ignore[no-untyped-def]
+        config.lr = 0.1
+        config.experiment = {"project_name": "p", "sql": {"db_path": f"sqlite:///{db}"}}
+
+    @scope
+    def search(config):  # type: ignore[no-untyped-def]
+        trial = config.clone()
+        trial.lr = 0.5
+        with scope.running_with(trial), SQLLogger(trial) as logger:
+            logger.run()
+
+    scope.apply([])
+    search()
+    with SQLFinder(f"sqlite:///{db}") as finder:
+        recorded = finder.get_run_events(1).scopes
+        assert list(recorded) == [scope.name]
+        result = replay(MergeTrace.from_events(recorded[scope.name]))
+        assert result.exact and result.config.lr == 0.5 and finder.find_run(1).config.lr == 0.5
