@@ -26,15 +26,16 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import os
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ato.config.adict import ADict, as_mapping, is_mapping
+from ato.config.external_parser import command_line, listen_to_argparse
 from ato.config.literals import (
     MANUAL,
     Assignment,
@@ -53,7 +54,7 @@ from ato.config.views import View, check_chains, order_views, suggest
 from ato.errors import CLIArgumentError, ConfigError, ConfigWarning
 from ato.events.types import KeyChange, StepKind
 
-__all__ = ["MultiScope", "Scope", "active_scopes"]
+__all__ = ["MultiScope", "Scope", "active_scopes", "parse_args_pythonic"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _RULE = "-" * 50
@@ -141,8 +142,8 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     label = getattr(fn, "__qualname__", None) or repr(fn)
 
     def fill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        if not names:
-            return args, kwargs
+        if not names or any(scope.mode == "OFF" for scope in scopes):
+            return args, kwargs  # no scope here, or paused: the caller's arguments as they are
         given = {name: kwargs.pop(name) for name in by_keyword if name in kwargs}
         try:
             bound = others.bind(*args, **kwargs).arguments
@@ -203,19 +204,6 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# Kernels that start a notebook pass their own arguments (`-f kernel.json`): not Ato's.
-_KERNEL_LAUNCHERS = {"ipykernel_launcher.py", "colab_kernel_launcher.py", "__main__.py"}
-
-
-def command_line() -> list[str]:
-    """The script's arguments (``sys.argv[1:]``); none inside a Jupyter/IPython kernel, whose
-    ``-f kernel.json`` belongs to the kernel, so that ``@scope`` functions run in notebooks."""
-    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
-    if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0]):
-        return []  # Jupyter's `-f k.json`, VS Code's `--ip=... --f=...`: all the kernel's
-    return sys.argv[1:]
-
-
 def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callable[[], str]) -> None:
     """Merge from ``sys.argv``; turn user errors into one line and exit status 2."""
     argv = command_line()
@@ -233,16 +221,47 @@ def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callab
 class Scope:
     """A config namespace: views, a merge order, and the recorded merge."""
 
-    def __init__(self, name: str = "config") -> None:
+    #: The live scopes by name, as in ato 2.1.7 (a later scope of the same name replaces the earlier).
+    registry: ClassVar[weakref.WeakValueDictionary[str, Scope]] = weakref.WeakValueDictionary()
+
+    def __init__(
+        self,
+        config: Mapping[Any, Any] | str | None = None,
+        name: str = "config",
+        use_external_parser: bool = False,
+        external_priority: int = -2,
+        enable_override: bool = False,
+    ) -> None:
+        """``config`` is the starting config (recorded as the view ``_default``, priority -1).
+        ``use_external_parser=True`` shares the command line with an ``argparse`` parser
+        (:mod:`ato.config.external_parser`); its flags apply at ``external_priority``.
+        ``enable_override`` is accepted for ato 2.1.7 code: a later scope of the same name always
+        replaces the earlier one in :attr:`registry`. ``Scope('model')`` names the scope."""
+        if isinstance(config, str):  # Scope("model"): the name, positionally
+            name, config = config, None
         if not name.isidentifier():
             raise ConfigError(f"scope name {name!r} must be a Python identifier (it names a parameter)")
         self.name = name
+        self.mode = "ON"  # "OFF" inside pause(): @scope functions get only the caller's arguments
+        self.external_priority = external_priority
+        self.use_external_parser = use_external_parser
         self._views: dict[str, View] = {}
         self._manuals: list[Callable[[ADict], Any]] = []
+        self._assigned: list[str] = []
         self._config: ADict | None = None
         self._trace: MergeTrace | None = None
         self._multi: MultiScope | None = None
         self._running = RunningMerge()  # what a run started inside this scope's functions records
+        if config is not None:
+            self.observe(config, name="_default", default=True, priority=-1)
+        type(self).registry[name] = self
+        if use_external_parser:
+            listen_to_argparse(self)
+
+    @classmethod
+    def initialize_registry(cls) -> None:
+        """Forget every registered scope (ato 2.1.7 tests call this between cases)."""
+        cls.registry.clear()
 
     def __repr__(self) -> str:
         return f"Scope(name={self.name!r}, views={list(self._views)})"
@@ -252,6 +271,7 @@ class Scope:
         self,
         view: Any = None,
         /,
+        config: Any = None,
         *,
         name: str | None = None,
         default: bool = False,
@@ -260,7 +280,13 @@ class Scope:
         lazy: bool = False,
     ) -> Any:
         """Register a view: ``@scope.observe(...)`` on a function ``f(config)``, or
-        ``scope.observe(mapping, name=...)`` for a dict, an argparse Namespace or an OmegaConf config."""
+        ``scope.observe(mapping, name=...)`` for a dict, an argparse Namespace or an OmegaConf config.
+        ato 2.1.7's spelling works too: a name first (``@scope.observe('fast')``,
+        ``scope.observe('fast', config={...})``)."""
+        if isinstance(view, str):
+            view, name = None, view
+        if config is not None:
+            view = config
 
         def register(source: Any) -> Any:
             view_name = name or getattr(source, "__name__", None)
@@ -302,6 +328,54 @@ class Scope:
         """``@scope``: pass this scope's merged config to the parameter named like the scope."""
         return _inject(fn, [self], self._ensure_applied)
 
+    def assign(self, literals: str | Sequence[str]) -> None:
+        """Add view names and ``key=value`` literals as if typed first on the command line (ato
+        2.1.7's ``assign``). They count from the next merge: the first use of the config, or
+        :meth:`apply`. A malformed literal raises now, naming it."""
+        tokens = [literals] if isinstance(literals, str) else list(literals)
+        parse_argv(tokens)
+        self._assigned.extend(tokens)
+
+    def activate(self) -> None:
+        self.mode = "ON"
+
+    def deactivate(self) -> None:
+        self.mode = "OFF"
+
+    @contextlib.contextmanager
+    def pause(self) -> Iterator[None]:
+        """Inside the block, ``@scope`` functions get exactly the caller's arguments, no config."""
+        self.deactivate()
+        try:
+            yield
+        finally:
+            self.activate()
+
+    def __enter__(self) -> ADict:
+        """``with scope:`` merges the config now (as ato 2.1.7 did) and gives it to the block."""
+        return self.config
+
+    def __exit__(self, *exc_info: Any) -> None:
+        return None
+
+    def argparse_parsed(self, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+        """An argparse parser read the command line (``use_external_parser=True``): record its
+        defaults as the view ``argparse`` and the flags the command line set as ``argparse_given``."""
+        for view_name in ("argparse", "argparse_given"):
+            self._views.pop(view_name, None)  # the parser may read the command line again
+        self._register("argparse", dict(defaults), True, self.external_priority, None, False)
+        self._register("argparse_given", dict(given), True, self.external_priority, None, True)
+        if self._config is not None or (self._multi is not None and self._multi._applied):
+            warnings.warn(
+                f"scope {self.name!r} was merged before argparse read the command line; "
+                "merging again with the parsed flags",
+                ConfigWarning,
+                stacklevel=4,
+            )
+            self._config = None
+            if self._multi is not None:
+                self._multi._applied = False
+
     # -- fingerprints -----------------------------------------------------------------------------
     @staticmethod
     def trace(trace_id: str | None = None, *, follow_calls: bool = True) -> Callable[[F], F]:
@@ -328,7 +402,7 @@ class Scope:
         """Merge the config for ``argv`` (default: ``sys.argv[1:]``), record it, and return it."""
         if self._multi is not None:
             return self._multi.apply(argv)[self.name]
-        argv = list(command_line() if argv is None else argv)
+        argv = [*self._assigned, *(command_line() if argv is None else argv)]
         views: list[str] = []
         assignments: list[Assignment] = []
         for token in parse_argv(argv):
@@ -485,7 +559,8 @@ class MultiScope:
 
     def apply(self, argv: Sequence[str] | None = None) -> dict[str, ADict]:
         """Merge every scope for ``argv`` (default: ``sys.argv[1:]``); return configs by scope name."""
-        argv = list(command_line() if argv is None else argv)
+        assigned = [f"{name}.{token}" for name, scope in self.scopes.items() for token in scope._assigned]
+        argv = [*assigned, *(command_line() if argv is None else argv)]
         views: dict[str, list[str]] = {name: [] for name in self.scopes}
         assignments: dict[str, list[Assignment]] = {name: [] for name in self.scopes}
         for token in parse_argv(argv):
@@ -537,6 +612,18 @@ class MultiScope:
 
     def format_manual(self) -> str:
         return "\n".join(scope.format_manual() for scope in self.scopes.values())
+
+
+def parse_args_pythonic() -> None:
+    """Merge every registered scope from the command line now (ato 2.1.7's entry point; a scope
+    already merged stays as it is). Several scopes outside a MultiScope share the command line as
+    a MultiScope's do: each key is prefixed by its scope's name."""
+    scopes = list(Scope.registry.values())
+    groups = {scope._multi for scope in scopes}
+    if len(scopes) > 1 and (None in groups or len(groups) > 1):
+        MultiScope(*scopes)
+    for scope in scopes:
+        scope._ensure_applied()
 
 
 # -- helpers -------------------------------------------------------------------------------------------

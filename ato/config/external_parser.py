@@ -1,0 +1,98 @@
+"""The script's command line, and how Ato shares it with an ``argparse`` parser.
+
+A script may define an ``ArgumentParser`` next to a Scope and be run as
+``python train.py --epochs 5 lr=0.1 high_lr``: the ``--flags`` are argparse's, the ``key=value``
+literals and view names are Ato's. A Scope created with ``use_external_parser=True`` (as in
+ato 2.1.7) asks for this. While such a scope exists, a parser that reads ``sys.argv`` (``args``
+not given) leaves the tokens it does not know and that do not start with ``-`` to Ato, instead of
+failing on them; the parsed flags are handed to the scopes, which record them as merge steps named
+``argparse`` (the parser's defaults, applied first) and ``argparse_given`` (the flags the command
+line set, applied after Ato's literals, so they win). A parser given an explicit ``args`` list, and
+every parser once no such scope is left, behaves exactly as argparse does.
+
+ato 2.1.7 replaced ``ArgumentParser.parse_args`` for every program that created any Scope; Ato
+wraps ``parse_known_args`` only while an opted-in scope is alive, and removes the wrapper when the
+last one goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+__all__ = ["ArgparseListener", "command_line", "listen_to_argparse"]
+
+# Kernels that start a notebook pass their own arguments (`-f kernel.json`): not Ato's.
+_KERNEL_LAUNCHERS = {"ipykernel_launcher.py", "colab_kernel_launcher.py", "__main__.py"}
+
+# The tokens argparse left to Ato, with the sys.argv they were read from (a test or a launcher
+# that sets another sys.argv starts afresh).
+_ato_tokens: tuple[list[str], list[str]] | None = None
+
+
+def command_line() -> list[str]:
+    """Ato's part of the command line: ``sys.argv[1:]``, less what an argparse parser took (see
+    the module docstring); none inside a Jupyter/IPython kernel, whose ``-f kernel.json`` belongs
+    to the kernel, so that ``@scope`` functions run in notebooks."""
+    if _ato_tokens is not None and _ato_tokens[0] == sys.argv:
+        return list(_ato_tokens[1])
+    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0]):
+        return []  # Jupyter's `-f k.json`, VS Code's `--ip=... --f=...`: all the kernel's
+    return sys.argv[1:]
+
+
+class ArgparseListener(Protocol):
+    """What a scope offers to hear the flags an argparse parser read from the command line."""
+
+    def argparse_parsed(self, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> None: ...
+
+
+_listeners: weakref.WeakSet[Any] = weakref.WeakSet()
+_lock = threading.RLock()  # also taken by a finalizer, which may run inside a locked block
+_original: Callable[..., Any] | None = None
+
+
+def listen_to_argparse(listener: ArgparseListener) -> None:
+    """Share the command line with argparse while ``listener`` is alive (see the module docstring)."""
+    global _original
+    with _lock:
+        _listeners.add(listener)
+        if _original is None:
+            _original = argparse.ArgumentParser.parse_known_args
+            argparse.ArgumentParser.parse_known_args = _parse_known_args  # type: ignore[assignment,method-assign]
+    weakref.finalize(listener, _release)
+
+
+def _release() -> None:
+    global _original
+    with _lock:
+        if _original is not None and not list(_listeners):  # iterating skips dead references
+            argparse.ArgumentParser.parse_known_args = _original  # type: ignore[method-assign]
+            _original = None  # the last opted-in scope is gone: argparse is argparse again
+
+
+def _parse_known_args(
+    parser: argparse.ArgumentParser, args: Sequence[str] | None = None, namespace: Any = None
+) -> tuple[argparse.Namespace, list[str]]:
+    global _ato_tokens
+    with _lock:
+        original, listeners = _original, list(_listeners)
+    assert original is not None  # the wrapper is installed only together with the original
+    if args is not None or not listeners:
+        return original(parser, args, namespace)  # type: ignore[no-any-return]
+    known, unknown = original(parser, command_line(), namespace)
+    ato = [token for token in unknown if not token.startswith("-")]
+    rest = [token for token in unknown if token.startswith("-")]
+    _ato_tokens = (list(sys.argv), ato)
+    parsed = vars(known)
+    defaults = {name: parser.get_default(name) for name in parsed}
+    given = {name: value for name, value in parsed.items() if value != defaults[name]}
+    for listener in listeners:
+        listener.argparse_parsed(defaults, given)
+    return known, rest
