@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 from ato.errors import ConfigError
 
-__all__ = ["Decision", "HalvingSchedule", "rank_key"]
+__all__ = ["Decision", "HalvingSchedule", "SearchSettingsError", "rank_key"]
+
+
+class SearchSettingsError(ConfigError, ValueError):
+    """Bad search settings or search space. A :class:`ValueError` too, as ato 2.1.7 raised."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,13 @@ class HalvingSchedule:
 
     def __init__(self, num_trials: int, halving_rate: float, num_min_samples: int, mode: str = "max") -> None:
         if not 0 < halving_rate < 1:
-            raise ConfigError(f"halving_rate must be between 0 and 1 (exclusive), not {halving_rate}")
+            raise SearchSettingsError(f"halving_rate must be between 0 and 1 (exclusive), not {halving_rate}")
         if num_min_samples < 1:
-            raise ConfigError(f"num_min_samples must be at least 1, not {num_min_samples}")
+            raise SearchSettingsError(f"num_min_samples must be at least 1, not {num_min_samples}")
         if mode not in ("max", "min"):
-            raise ConfigError(f"mode must be 'max' or 'min', not {mode!r}")
+            raise SearchSettingsError(f"mode must be 'max' or 'min', not {mode!r}")
         if num_trials < 1:
-            raise ConfigError("a search needs at least one trial")
+            raise SearchSettingsError("a search needs at least one trial")
         self.halving_rate = halving_rate
         self.num_min_samples = num_min_samples
         self.mode = mode
