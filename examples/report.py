@@ -5,7 +5,7 @@ from ato.db_routers.sql.manager import SQLFinder
 finder = SQLFinder()  # ATO_DB, else ./experiments.db
 
 for run in finder.get_runs_in_project('demo'):
-    accuracy = run.metrics['accuracy']
+    accuracy = run.metric_summaries['accuracy']
     print(f"run {run.id}: {run.status:9} lr={run.config.lr:<5} batch_size={run.config.batch_size:<3} "
           f"best accuracy={accuracy.max:.3f} ({accuracy.count} epochs)")
 

@@ -23,20 +23,20 @@ def handle(args: argparse.Namespace, path: Path) -> int:
 
     with SQLFinder(path) as finder:
         runs = finder.get_runs_in_project(args.project) if args.project else finder.get_all_runs()
-    metric = args.metric or next((key for run in runs for key in sorted(run.metrics)), None)
+    metric = args.metric or next((key for run in runs for key in sorted(run.metric_summaries)), None)
     if args.json:
         emit_json([
             {
                 "id": r.id, "uid": r.uid, "project": r.project, "status": r.status, "started_at": r.started_at,
                 "tags": r.tags, "structural_hash": r.structural_hash,
-                "metrics": {k: vars(v) for k, v in r.metrics.items()},
+                "metrics": {k: vars(v) for k, v in r.metric_summaries.items()},
             }
             for r in runs
         ])
         return 0
     rows = []
     for run in runs:
-        summary = run.metrics.get(metric) if metric else None
+        summary = run.metric_summaries.get(metric) if metric else None
         value = f"{summary.last:.6g}" if summary else "-"
         rows.append([str(run.id), run.project, run.status, when(run.started_at), ",".join(run.tags),
                      run.structural_hash[:12], value])

@@ -4,6 +4,11 @@ Readers (the finders, the logger, ``ato replay``/``diff``/``runs``) ask a :class
 plain, detached records back: :class:`Run`, :class:`Project`, :class:`MetricSummary`. Driver
 errors are translated into Ato's errors here, once, as writes are at the store's transaction.
 
+A run's own records (``run.metrics``, ``run.artifacts``, ``run.fingerprints``, as ato 2.1.7 names
+them) are :class:`Records`: read on first use through a :class:`RecordReader` the caller supplies
+(the finders supply one that goes through their connection), never when the run is found, so a
+run with a million points is found as fast as one with none.
+
 ``best_run`` ranks each run by its best *finite* value of the metric over all its steps (the
 largest for ``mode='max'``, the smallest for ``'min'``): a NaN or infinite value is recorded,
 shown, and never wins. ``similar_runs`` looks across every project of the database.
@@ -13,10 +18,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from array import array
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from itertools import repeat, starmap
+from typing import Any, NamedTuple, Protocol, TypeVar, overload
 
+import anyio
 import msgspec
 
 from ato.errors import QueryError, UnknownRunError
@@ -35,16 +44,39 @@ from ato.projections.tables import TABLES, unpack_chunk
 from ato.storage.database import translate_errors
 from ato.storage.log import SQLiteEventLog
 
-__all__ = ["Fingerprint", "MetricSummary", "Project", "Queries", "Run", "RunEvents"]
+__all__ = [
+    "Artifact",
+    "Fingerprint",
+    "MetricPoint",
+    "MetricPoints",
+    "MetricSummary",
+    "Project",
+    "Queries",
+    "RecordReader",
+    "Records",
+    "Run",
+    "RunEvents",
+]
 
 _decode_config = msgspec.msgpack.Decoder().decode
+T = TypeVar("T")
+
+
+def utc_datetime(seconds: float) -> datetime:
+    """Seconds since the epoch as ato 2.1.7 gave times: a naive datetime, in UTC."""
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
 class Project:
-    id: int
+    """A project. ``created_at`` is a naive UTC datetime, as ato 2.1.7 gave it; ``description`` is a
+    column of 2.1.7 that Ato never records (always None). ``id`` is None only for a project
+    ``get_or_create_project()`` names before its first run: Ato records a project with its first run."""
+
+    id: int | None
     name: str
-    created_at: float
+    created_at: datetime
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,13 +90,263 @@ class MetricSummary:
     max: float | None
 
 
+class MetricPoint(NamedTuple):
+    """One logged point, as ato 2.1.7's ``Metric`` row: ``timestamp`` is when it was logged, a naive
+    UTC datetime (``at`` is the same in seconds since the epoch). A named tuple: a run may have
+    millions, and one is made each time a point is read from :class:`MetricPoints`."""
+
+    run_id: int
+    key: str
+    value: float
+    step: int
+    at: float
+
+    @property
+    def timestamp(self) -> datetime:
+        return utc_datetime(self.at)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One recorded artifact, as ato 2.1.7's ``Artifact`` row: ``data_info`` is 2.1.7's name for the
+    metadata (``metadata`` reads the same; ``{}`` where none was given, where 2.1.7 kept None). Ato
+    adds the file's size and SHA-256 where it was a local file, and when it was logged."""
+
+    run_id: int
+    path: str
+    data_type: str | None
+    data_info: dict[str, Any]
+    size: int | None
+    sha256: str | None
+    logged_at: float
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.data_info
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """One recorded fingerprint of a run: ``kind`` (ato 2.1.7's ``trace_type``) is static (code),
+    runtime or environment."""
+
+    trace_id: str
+    kind: str
+    fingerprint: str
+    detail: dict[str, Any]
+
+    @property
+    def trace_type(self) -> str:
+        return self.kind
+
+
+class RecordReader(Protocol):
+    """How a run's records are read: ``read`` blocks the calling thread, ``aread`` is awaited; both
+    return ``query(queries, *args)`` asked of the database the run was found in."""
+
+    def read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+    async def aread(self, query: Callable[..., Awaitable[T]], *args: Any) -> T: ...
+
+
+class Records(Sequence[T]):
+    """A run's metrics, artifacts or fingerprints, read on first use and then held: ``len()``,
+    indexing (negative too), slices (a list) and iteration work as on ato 2.1.7's lists. In async
+    code, ``await run.metrics.load()`` reads them without blocking the event loop."""
+
+    __slots__ = ("_args", "_items", "_query", "_reader", "_run_id", "_size", "_what")
+
+    def __init__(
+        self,
+        what: str,
+        run_id: int,
+        reader: RecordReader | None,
+        query: Callable[..., Awaitable[Sequence[T]]] | None = None,
+        args: tuple[Any, ...] = (),
+        size: int | None = None,
+        items: Sequence[T] | None = None,
+    ) -> None:
+        self._what, self._run_id, self._reader, self._query, self._args = what, run_id, reader, query, args
+        self._size = size  # known without reading (the metrics' count), or None
+        self._items = items
+
+    @classmethod
+    def of(cls, what: str, run_id: int, items: Sequence[T]) -> Records[T]:
+        """Records already read."""
+        return cls(what, run_id, None, items=items)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the records have been read."""
+        return self._items is not None
+
+    def _read(self) -> Sequence[T]:
+        items = self._items
+        if items is None:
+            assert self._reader is not None and self._query is not None
+            items = self._items = self._reader.read(self._query, *self._args)
+            self._reader = None  # read once: let go of the finder
+        return items
+
+    async def load(self) -> Records[T]:
+        """Read the records now (awaited: the event loop never blocks); returns them."""
+        reader = self._reader
+        if self._items is None and reader is not None and self._query is not None:
+            self._items = await reader.aread(self._query, *self._args)
+            self._reader = None
+        return self
+
+    def __len__(self) -> int:
+        if self._items is None and self._size is not None:
+            return self._size
+        return len(self._read())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        items = self._read()
+        if isinstance(index, slice):
+            return list(items[index])
+        return items[index]
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._read())
+
+    def __reversed__(self) -> Iterator[T]:
+        return reversed(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Records, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+    def __repr__(self) -> str:
+        if self._items is None:
+            count = "" if self._size is None else f"{self._size} "
+            return f"<{count}{self._what} of run {self._run_id}, not read yet>"
+        if len(self._items) > 6:
+            return f"<{len(self._items)} {self._what} of run {self._run_id}: {self._items[0]!r}, ...>"
+        return repr(list(self._items))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (or deep-copied) as what it holds, read now: the reader is a live connection.
+        return (Records.of, (self._what, self._run_id, list(self._read())))
+
+
+class MetricPoints(Sequence[MetricPoint]):
+    """A run's points held column by column (a million points take tens of megabytes, not a
+    million objects); each :class:`MetricPoint` is made when it is asked for."""
+
+    __slots__ = ("_key_index", "_keys", "_run_id", "_steps", "_times", "_values")
+
+    def __init__(
+        self,
+        run_id: int,
+        keys: list[str],
+        key_index: array,  # type: ignore[type-arg]
+        steps: array,  # type: ignore[type-arg]
+        values: array,  # type: ignore[type-arg]
+        times: array,  # type: ignore[type-arg]
+    ) -> None:
+        self._run_id, self._keys, self._key_index = run_id, keys, key_index
+        self._steps, self._values, self._times = steps, values, times
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    @overload
+    def __getitem__(self, index: int) -> MetricPoint: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[MetricPoint]: ...
+
+    def __getitem__(self, index: int | slice) -> MetricPoint | list[MetricPoint]:
+        if isinstance(index, slice):
+            return [self._point(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"point {index} of run {self._run_id}, which has {len(self)}")
+        return self._point(index)
+
+    def _point(self, i: int) -> MetricPoint:
+        return MetricPoint(self._run_id, self._keys[self._key_index[i]], self._values[i], self._steps[i], self._times[i])
+
+    def __iter__(self) -> Iterator[MetricPoint]:
+        keys = map(self._keys.__getitem__, self._key_index)
+        return starmap(MetricPoint, zip(repeat(self._run_id), keys, self._values, self._steps, self._times))
+
+
+def _points(run_id: int, rows: list[Any], counts: dict[str, int]) -> MetricPoints:
+    """A run's points from its chunk rows (in id order), at most ``counts[key]`` of each key, in the
+    order they were logged: flush by flush (a key appears once per flush, so a key seen again
+    starts the next), and within a flush by time, then step (a coarse clock gives many points
+    one time). Time and step are taken as running maxima within each chunk, so a clock set back
+    never reorders a key's own points."""
+    import numpy as np  # on the first read only: `import ato` loads no numpy
+
+    keys: dict[str, int] = {}
+    left = dict(counts)
+    parts: list[tuple[int, int, Any, Any, Any]] = []  # flush group, key, steps, values, times
+    group, in_group = 0, set[str]()
+    for key, packed_steps, packed_values, packed_times in rows:
+        room = left.get(key, 0)
+        if room <= 0:
+            continue  # logged after the run was found
+        s, v, t = unpack_chunk(packed_steps, packed_values, packed_times)
+        if len(s) > room:
+            s, v, t = s[:room], v[:room], t[:room]
+        left[key] = room - len(s)
+        if key in in_group:
+            group, in_group = group + 1, set()
+        in_group.add(key)
+        parts.append((group, keys.setdefault(key, len(keys)), s, v, t))
+    if not parts:
+        return MetricPoints(run_id, [], array("I"), array("q"), array("d"), array("d"))
+    lengths = [len(part[2]) for part in parts]
+    steps = [np.frombuffer(part[2], np.int64) for part in parts]
+    times = [np.frombuffer(part[4], np.float64) for part in parts]
+    order = np.lexsort((
+        np.arange(sum(lengths)),  # last resort: log order within a chunk, then chunk order
+        np.concatenate([np.maximum.accumulate(column) for column in steps]),
+        np.concatenate([np.maximum.accumulate(column) for column in times]),
+        np.repeat([part[0] for part in parts], lengths),
+    ))
+    values = np.concatenate([np.frombuffer(part[3], np.float64) for part in parts])
+    return MetricPoints(
+        run_id,
+        list(keys),
+        array("I", np.repeat(np.array([part[1] for part in parts], np.uint32), lengths)[order].tobytes()),
+        array("q", np.concatenate(steps)[order].tobytes()),
+        array("d", values[order].tobytes()),
+        array("d", np.concatenate(times)[order].tobytes()),
+    )
+
+
 @dataclass(frozen=True)
 class Run:
-    """A run as the projections hold it (``config`` is an ADict when read through a finder)."""
+    """A run as the projections hold it, under Ato's names and ato 2.1.7's.
+
+    ``config`` is an ADict when read through a finder. ``started_at``/``finished_at`` are seconds
+    since the epoch; ``start_time``/``end_time`` give the same as naive UTC datetimes, as 2.1.7
+    did, so 2.1.7 code (``run.end_time - run.start_time``, comparisons with ``datetime.utcnow()``)
+    keeps working. ``metric_summaries`` (per key: count, last, finite min and max) is read with the
+    run. ``metrics`` (point records: ``key``, ``value``, ``step``, ``timestamp``, in the order they
+    were logged), ``artifacts`` and ``fingerprints`` are :class:`Records`, read on first use, so
+    finding a run never reads its points; ``len(run.metrics)`` needs no read. ``metrics`` holds the
+    points the run had when it was found; artifacts and fingerprints are read as they are then.
+    """
 
     id: int
     uid: str
     project: str
+    project_id: int
     status: str
     tags: list[str]
     config: Any
@@ -74,17 +356,20 @@ class Run:
     argv: list[str]
     host: str
     pid: int
-    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    metric_summaries: dict[str, MetricSummary]
+    metrics: Records[MetricPoint] = field(compare=False)
+    artifacts: Records[Artifact] = field(compare=False)
+    fingerprints: Records[Fingerprint] = field(compare=False)
 
+    @property
+    def start_time(self) -> datetime:
+        """When the run started: a naive UTC datetime, as ato 2.1.7 gave it."""
+        return utc_datetime(self.started_at)
 
-@dataclass(frozen=True)
-class Fingerprint:
-    """One recorded fingerprint of a run: ``kind`` is static (code), runtime or environment."""
-
-    trace_id: str
-    kind: str
-    fingerprint: str
-    detail: dict[str, Any]
+    @property
+    def end_time(self) -> datetime | None:
+        """When the run finished (None while it runs): a naive UTC datetime, as ato 2.1.7 gave it."""
+        return None if self.finished_at is None else utc_datetime(self.finished_at)
 
 
 @dataclass(frozen=True)
@@ -96,7 +381,7 @@ class RunEvents:
 
 
 _RUN_COLUMNS = (
-    "e.id, e.uid, p.name, e.status, e.tags, e.config, e.structural_hash, e.started_at, "
+    "e.id, e.uid, p.name, e.project_id, e.status, e.tags, e.config, e.structural_hash, e.started_at, "
     "e.finished_at, e.argv, e.host, e.pid"
 )
 _RUN_FROM = "experiments e JOIN projects p ON p.id = e.project_id"
@@ -117,14 +402,39 @@ def _check_argument(value: Any) -> None:
         raise QueryError(f"expected text or a number, got {type(value).__name__} {value!r:.40}")
 
 
+class _OwnReader:
+    """Reads records through the Queries that found the run, awaited on its loop only: runs found
+    without a reader (maintenance's) are never handed to users."""
+
+    def __init__(self, queries: Queries) -> None:
+        self._queries = queries
+
+    def read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        raise QueryError("this run was not found through a finder: await run.metrics.load() (or artifacts, fingerprints)")
+
+    async def aread(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await query(self._queries, *args)
+
+
+def _project(project_id: int, name: str, created_at: float) -> Project:
+    return Project(project_id, name, utc_datetime(created_at))
+
+
 class Queries:
     """Reads over one open log and its projections. ``config`` turns a run's decoded config into
-    what callers want it to be (the finders pass ADict)."""
+    what callers want it to be (the finders pass ADict); ``reader`` reads a run's records on
+    first use (the finders pass one that goes through their own connection)."""
 
-    def __init__(self, log: SQLiteEventLog, config: Callable[[Any], Any] = lambda value: value) -> None:
+    def __init__(
+        self,
+        log: SQLiteEventLog,
+        config: Callable[[Any], Any] = lambda value: value,
+        reader: RecordReader | None = None,
+    ) -> None:
         self.log = log
         self.path = log.path
         self._config = config
+        self._reader: RecordReader = _OwnReader(self) if reader is None else reader
 
     async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         for value in params:
@@ -149,10 +459,10 @@ class Queries:
     # -- projects and runs -----------------------------------------------------------------------
     async def find_project(self, name: str) -> Project | None:
         rows = await self._rows("SELECT id, name, created_at FROM projects WHERE name = ?", (name,))
-        return Project(*rows[0]) if rows else None
+        return _project(*rows[0]) if rows else None
 
     async def projects(self) -> list[Project]:
-        return [Project(*row) for row in await self._rows("SELECT id, name, created_at FROM projects ORDER BY id")]
+        return [_project(*row) for row in await self._rows("SELECT id, name, created_at FROM projects ORDER BY id")]
 
     async def runs(self, where: str, params: tuple[Any, ...]) -> list[Run]:
         rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE {where} ORDER BY e.id", params)
@@ -169,12 +479,15 @@ class Queries:
             summaries[run_id][key] = MetricSummary(count, last_step, math.nan if last is None else last, low, high)
         return [self._run(row, summaries[row[0]]) for row in rows]
 
-    def _run(self, row: Any, metrics: dict[str, MetricSummary]) -> Run:
-        run_id, uid, project, status, tags, config, shash, started, finished, argv, host, pid = row
+    def _run(self, row: Any, summaries: dict[str, MetricSummary]) -> Run:
+        run_id, uid, project, project_id, status, tags, config, shash, started, finished, argv, host, pid = row
+        counts = {key: summary.count for key, summary in summaries.items()}
+        reader = self._reader
         return Run(
             id=run_id,
             uid=uid,
             project=project,
+            project_id=project_id,
             status=status,
             tags=json.loads(tags),
             config=self._config(decode_value(_decode_config(config))),
@@ -184,7 +497,10 @@ class Queries:
             argv=json.loads(argv),
             host=host,
             pid=pid,
-            metrics=metrics,
+            metric_summaries=summaries,
+            metrics=Records("metric points", run_id, reader, Queries.metric_points, (run_id, counts), sum(counts.values())),
+            artifacts=Records("artifacts", run_id, reader, Queries.artifacts_of, (run_id,)),
+            fingerprints=Records("fingerprints", run_id, reader, Queries.fingerprints_of, (run_id,)),
         )
 
     async def find_run(self, run_id: int | str) -> Run:
@@ -292,11 +608,36 @@ class Queries:
     async def fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint the run recorded, by trace id and kind."""
         run = await self.find_run(run_id)
+        return await self.fingerprints_of(run.id)
+
+    # -- a run's records, read on first use (``Run.metrics``, ``.artifacts``, ``.fingerprints``) ------
+    async def fingerprints_of(self, run_id: int) -> list[Fingerprint]:
+        """The fingerprints of run ``run_id`` of this database, by trace id and kind."""
         rows = await self._rows(
             "SELECT trace_id, kind, fingerprint, detail FROM fingerprints WHERE run_id = ? ORDER BY trace_id, kind",
-            (run.id,),
+            (run_id,),
         )
         return [Fingerprint(trace_id, kind, value, json.loads(detail)) for trace_id, kind, value, detail in rows]
+
+    async def artifacts_of(self, run_id: int) -> list[Artifact]:
+        """The artifacts of run ``run_id`` of this database, in the order they were logged."""
+        rows = await self._rows(
+            "SELECT path, data_type, metadata, size, sha256, logged_at FROM artifacts WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [
+            Artifact(run_id, path, data_type, json.loads(metadata), size, sha256, logged_at)
+            for path, data_type, metadata, size, sha256, logged_at in rows
+        ]
+
+    async def metric_points(self, run_id: int, counts: dict[str, int]) -> MetricPoints:
+        """The points of run ``run_id`` of this database as it was found (``counts``: how many
+        points each key had then), in the order they were logged: flush by flush, and within a
+        flush by time, then step (:func:`_points`). Each key's own points keep their order."""
+        rows = await self._rows(
+            "SELECT key, steps, metric_values, times FROM metric_chunks WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return await anyio.to_thread.run_sync(_points, run_id, rows, counts)  # the loop keeps serving
 
     # -- what maintenance compares -------------------------------------------------------------------
     async def missing_tables(self) -> list[str]:

@@ -87,7 +87,7 @@ def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
     result.code = _code_differences(*prints)
     result.runtime = _runtime_differences(*prints)
     result.environment = _environment_differences(*prints)
-    for key in sorted(set(a.metrics) & set(b.metrics)):
+    for key in sorted(set(a.metric_summaries) & set(b.metric_summaries)):
         series = (finder.get_metrics(a.id, key), finder.get_metrics(b.id, key))
         result.metrics.append({"key": key, "first_difference": _first_metric_difference(*series)})
     return result

@@ -4,11 +4,21 @@ Both read only through :class:`ato.projections.queries.Queries`, the one read mo
 plain, detached data (:class:`Run`, :class:`Project`, :class:`MetricSummary`) with attribute
 access, and ``run.config`` is an ADict. ``find_best_run`` ranks each run by its best *finite*
 value of the metric (a NaN never wins); ``find_similar_runs`` looks across every project.
+
+A run's ``metrics``, ``artifacts`` and ``fingerprints`` are read on first use, never when it is
+found (:class:`RunReader`): through the finder's connection while it is open, and once it is
+closed (or dropped) through a short-lived read-only connection of their own, so runs keep working
+after ``with SQLFinder(...)`` ends (where ato 2.1.7 raised ``DetachedInstanceError``). A run found
+by ``AsyncSQLFinder`` never blocks a running event loop: in async code ``await run.metrics.load()``
+reads them (a plain access there raises, saying so); outside any event loop they read on first use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,10 +28,13 @@ import anyio
 from ato.config.adict import ADict
 from ato.errors import TrackerError
 from ato.projections.queries import (
+    Artifact,
     Fingerprint,
+    MetricPoint,
     MetricSummary,
     Project,
     Queries,
+    Records,
     Run,
     RunEvents,
 )
@@ -29,7 +42,19 @@ from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.log import SQLiteEventLog
 
-__all__ = ["AsyncSQLFinder", "Fingerprint", "MetricSummary", "Project", "Run", "RunEvents", "SQLFinder"]
+__all__ = [
+    "Artifact",
+    "AsyncSQLFinder",
+    "Fingerprint",
+    "MetricPoint",
+    "MetricSummary",
+    "Project",
+    "Records",
+    "Run",
+    "RunEvents",
+    "RunReader",
+    "SQLFinder",
+]
 
 T = TypeVar("T")
 
@@ -37,8 +62,9 @@ T = TypeVar("T")
 class FinderCore:
     """The database behind a finder, opened read-only on first use; runs on the tracker's loop."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reader: RunReader | None = None) -> None:
         self.path = path
+        self.reader = reader if reader is not None else RunReader(path)
         self._log: SQLiteEventLog | None = None
         self._queries: Queries | None = None
         self._opening: anyio.Lock | None = None  # made on the tracker's loop, where it is used
@@ -53,10 +79,19 @@ class FinderCore:
         async with self._opening:
             if self._queries is None:
                 self._log = await SQLiteEventLog.open_read_only(self.path)
-                self._queries = Queries(self._log, config=ADict)
+                self._queries = Queries(self._log, config=ADict, reader=self.reader)
                 loop.close_at_exit(self)
             queries = self._queries
         return await query(queries, *args)
+
+    @classmethod
+    async def ask_once(cls, path: Path, reader: RunReader, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one query through a read-only connection opened for it and closed after it."""
+        own = cls(path, reader)
+        try:
+            return await own.ask(query, *args)
+        finally:
+            await own.close()
 
     async def close(self) -> None:
         if self._log is not None and not self._forked:
@@ -73,11 +108,65 @@ class FinderCore:
         return self._log is not None and not self._forked
 
 
+def _in_event_loop() -> bool:
+    """Whether this thread runs an event loop (asyncio or trio) that a blocking read would stall."""
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        pass
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+            return True
+        except RuntimeError:
+            pass
+    return False
+
+
+class RunReader:
+    """Reads the records of the runs a finder (or logger) found, on first use: through the
+    finder's open connection, else through a short-lived read-only connection of its own (the
+    finder was closed or dropped; a logger's runs always). It holds the finder weakly, so runs
+    never keep a finder open. ``blocking=False`` (the async finder's runs): a plain access inside
+    a running event loop raises instead of stalling it; ``await records.load()`` reads there."""
+
+    def __init__(self, path: Path, finder: _FinderFacade | None = None, *, blocking: bool = True) -> None:
+        self.path = path
+        self._finder = None if finder is None else weakref.ref(finder)
+        self._blocking = blocking
+
+    def _finder_now(self) -> _FinderFacade | None:
+        return None if self._finder is None else self._finder()
+
+    def read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        if not self._blocking and _in_event_loop():
+            raise TrackerError(
+                "this run's records are not read yet, and reading them here would block the event loop: "
+                "`await run.metrics.load()` (or run.artifacts, run.fingerprints) first"
+            )
+        return loop.call(self._ask, self._finder_now(), query, *args)
+
+    async def aread(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await loop.to_loop(self._ask, self._finder_now(), query, *args)
+
+    async def _ask(self, finder: _FinderFacade | None, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        # ``finder`` is held for the whole read, so it cannot be dropped (and closed) meanwhile.
+        core = None if finder is None else finder._core
+        if core is not None and core.is_open:
+            return await core.ask(query, *args)
+        return await FinderCore.ask_once(self.path, self, query, *args)
+
+
 class _FinderFacade:
     """What both facades share: where the database is."""
 
+    _blocking_reads = True
+
     def __init__(self, config: Mapping[str, Any] | str | os.PathLike[str] | None = None) -> None:
-        self._core = FinderCore(database_path(config))
+        path = database_path(config)
+        self._core = FinderCore(path, RunReader(path, self, blocking=self._blocking_reads))
 
     @property
     def path(self) -> Path:
@@ -158,7 +247,10 @@ class SQLFinder(_FinderFacade):
 
 class AsyncSQLFinder(_FinderFacade):
     """The same finder for async code (asyncio or trio): every query is a coroutine.
-    ``async with AsyncSQLFinder(config) as finder:`` closes the database at the end."""
+    ``async with AsyncSQLFinder(config) as finder:`` closes the database at the end. A run's
+    records are read with ``await run.metrics.load()`` (and ``.artifacts``, ``.fingerprints``)."""
+
+    _blocking_reads = False
 
     async def _ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         return await loop.to_loop(self._core.ask, query, *args)

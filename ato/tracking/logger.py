@@ -28,10 +28,10 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import msgspec
@@ -56,10 +56,11 @@ from ato.events.values import INT64_MIN, encode_value
 from ato.fingerprints.runtime import RuntimeRecord
 from ato.fingerprints.tracing import fingerprint_events, watch_runtime
 from ato.projections.maintenance import open_store
-from ato.projections.queries import Queries, Run
+from ato.projections.queries import Project, Queries, Run, utc_datetime
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
+from ato.tracking.finder import FinderCore, RunReader
 from ato.tracking.validation import (
     INT64_MAX,
     check_event,
@@ -73,6 +74,8 @@ from ato.tracking.validation import (
 )
 
 __all__ = ["AsyncSQLLogger", "LoggerCore", "LoggerState", "SQLLogger"]
+
+T = TypeVar("T")
 
 
 class LoggerState(enum.Enum):
@@ -104,9 +107,12 @@ class LoggerCore:
         batch_size: int = 10_000,
         max_buffer: int = 500_000,
         flush_interval: float = 0.5,
+        blocking_reads: bool = True,
     ) -> None:
         self.config = config if isinstance(config, ADict) else ADict(config)
         self.path = database_path(self.config)
+        # Reads the records of the runs get_current_run() returns, through its own connection.
+        self.reader = RunReader(self.path, blocking=blocking_reads)
         experiment = self.config.get("experiment")
         name = experiment.get("project_name") if isinstance(experiment, Mapping) else None
         self.project = str(name) if name else "default"
@@ -204,7 +210,7 @@ class LoggerCore:
         """The open store (opened on first use); call holding the lifecycle lock."""
         if self._store is None or self._queries is None:
             self._store = await open_store(self.path)
-            self._queries = Queries(self._store.log, config=ADict)
+            self._queries = Queries(self._store.log, config=ADict, reader=self.reader)
             self._lock = anyio.Lock()
             loop.close_at_exit(self)
         return self._store, self._queries
@@ -333,9 +339,21 @@ class LoggerCore:
         self._alive()
         if self.run_id is None:
             return None
+        return await self._read(Queries.find_run, self.run_id)
+
+    async def project_record(self) -> Project:
+        """This logger's project; before its first run, one not recorded yet (id None)."""
+        self._alive()
+        found = await self._read(Queries.find_project, self.project) if self.path.exists() else None
+        return found if found is not None else Project(None, self.project, utc_datetime(time.time()))
+
+    async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Ask the read model through the open store, else through a read-only connection of its
+        own: a finished or closed logger never reopens its database (nor creates one) to read."""
         async with self._lifecycle:
-            _, queries = await self._open()
-            return await queries.find_run(self.run_id)
+            if self._queries is not None:
+                return await query(self._queries, *args)
+        return await FinderCore.ask_once(self.path, self.reader, query, *args)
 
     async def finish(self, status: str) -> None:
         self._alive()
@@ -455,6 +473,7 @@ class _LoggerFacade:
     """What both facades share: construction, state, and the unclosed-run warning."""
 
     _fix = ""
+    _blocking_reads = True  # whether a run's records may block a running event loop (see RunReader)
 
     def __init__(
         self,
@@ -464,7 +483,10 @@ class _LoggerFacade:
         max_buffer: int = 500_000,
         flush_interval: float = 0.5,
     ) -> None:
-        self._core = LoggerCore(config, batch_size=batch_size, max_buffer=max_buffer, flush_interval=flush_interval)
+        self._core = LoggerCore(
+            config, batch_size=batch_size, max_buffer=max_buffer, flush_interval=flush_interval,
+            blocking_reads=self._blocking_reads,
+        )
 
     @property
     def state(self) -> LoggerState:
@@ -512,8 +534,14 @@ class SQLLogger(_LoggerFacade):
         return self._core.run_id
 
     def get_current_run(self) -> Run | None:
-        """The current (or last) run, read back from the database (ato 2.1.7's name)."""
+        """The current (or last) run, read back from the database (ato 2.1.7's name); its
+        ``metrics`` are the points flushed so far, read on first use."""
         return loop.call(self._core.current_run)
+
+    def get_or_create_project(self) -> Project:
+        """The project of this logger's runs (ato 2.1.7's name): ``id``, ``name``, ``created_at``.
+        Ato records a project with its first run, so before that its ``id`` is None."""
+        return loop.call(self._core.project_record)
 
     def log_artifact(
         self,
@@ -562,6 +590,7 @@ class AsyncSQLLogger(_LoggerFacade):
     ``async with AsyncSQLLogger(config) as logger:`` finishes and closes like ``SQLLogger``."""
 
     _fix = "async with AsyncSQLLogger(config) as logger:"
+    _blocking_reads = False
 
     async def run(self, tags: Sequence[str] = ()) -> int:
         """Start a run; returns its id in this database."""
@@ -577,8 +606,14 @@ class AsyncSQLLogger(_LoggerFacade):
         return self._core.run_id
 
     async def get_current_run(self) -> Run | None:
-        """The current (or last) run, read back from the database (ato 2.1.7's name)."""
+        """The current (or last) run, read back from the database (ato 2.1.7's name); its
+        ``metrics`` are the points flushed so far, read with ``await run.metrics.load()``."""
         return await loop.to_loop(self._core.current_run)
+
+    async def get_or_create_project(self) -> Project:
+        """The project of this logger's runs (ato 2.1.7's name): ``id``, ``name``, ``created_at``.
+        Ato records a project with its first run, so before that its ``id`` is None."""
+        return await loop.to_loop(self._core.project_record)
 
     async def log_artifact(
         self,

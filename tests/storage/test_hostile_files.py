@@ -248,7 +248,7 @@ def test_sigkill_at_any_moment_of_a_rebuild_leaves_a_file_that_verifies(tmp_path
         report = verify_database(db)
         assert report.problems == []
         with SQLFinder(f"sqlite:///{db}") as finder:
-            assert finder.find_run(1).metrics["x"].count == 300000
+            assert finder.find_run(1).metric_summaries["x"].count == 300000
 
 
 # -- one-line errors --------------------------------------------------------------------------------------------

@@ -305,7 +305,7 @@ def test_a_ctrl_c_during_finish_still_ends_the_run_and_the_process(tmp_path: Pat
     assert result.returncode == 0 and result.stdout.strip() == "interrupted", result.stderr
     with SQLFinder(f"sqlite:///{tmp_path / 'experiments.db'}") as finder:
         run = finder.find_run(1)
-        assert run.status == "completed" and run.metrics["x"].count == 300_000
+        assert run.status == "completed" and run.metric_summaries["x"].count == 300_000
 
 
 def test_a_str_subclass_cannot_smuggle_invalid_text_into_the_log(db: Path) -> None:

@@ -119,7 +119,7 @@ def test_seed_sql_tracker_example_runs_unchanged(tmp_path: Path) -> None:
     finder = SQLFinder(f"sqlite:///{tmp_path / 'experiments.db'}")
     run = finder.find_run(2)
     assert run.tags == ["baseline", "resnet50", "cifar10"]
-    assert run.metrics["val_accuracy"].count == 100 and run.metrics["val_accuracy"].max == 0.99
+    assert run.metric_summaries["val_accuracy"].count == 100 and run.metric_summaries["val_accuracy"].max == 0.99
     assert finder.get_metrics(2, "train_loss")[:2] == [(0, 1.0), (1, 0.5)]
     finder.close()
 
@@ -208,7 +208,7 @@ def test_combined_workflow_records_the_merge_trace_with_the_run(tmp_path: Path) 
     failed = run_script(tmp_path, COMBINED, "explode=True", check=False)
     assert "RuntimeError: boom" in failed.stderr
     assert finder.find_run(2).status == "failed"
-    assert finder.find_run(2).metrics["loss"].count == 1
+    assert finder.find_run(2).metric_summaries["loss"].count == 1
     finder.close()
 
 
@@ -237,8 +237,8 @@ def test_non_finite_values_are_recorded_faithfully_and_never_win(config: ADict, 
         assert values[0] == 0.5 and math.isnan(values[1]) and values[2:4] == [math.inf, -math.inf]
         assert finder.find_best_run("proj", "acc", "max").id == first  # 0.7 beats 0.6; inf never counts
         assert finder.find_best_run("proj", "acc", "min").id == first  # 0.5
-        assert finder.find_run(first).metrics["acc"].last == 0.7
-        assert finder.find_run(second).metrics["acc"].max == 0.6
+        assert finder.find_run(first).metric_summaries["acc"].last == 0.7
+        assert finder.find_run(second).metric_summaries["acc"].max == 0.6
         assert finder.find_best_run("proj", "nothing", "max") is None
         with pytest.raises(ValueError, match="mode must be 'max' or 'min'"):
             finder.find_best_run("proj", "acc", "best")
@@ -354,7 +354,7 @@ def test_async_logger_under_each_backend(config: ADict, backend: str) -> None:
     run_id = anyio.run(main, backend=backend)
     with SQLFinder(config) as finder:
         run = finder.find_run(run_id)
-        assert run.status == "completed" and run.tags == ["async"] and run.metrics["loss"].count == 1000
+        assert run.status == "completed" and run.tags == ["async"] and run.metric_summaries["loss"].count == 1000
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
@@ -435,7 +435,7 @@ def test_process_exit_flushes_without_finish(tmp_path: Path) -> None:
         # no flush(), no finish(): exit must flush
     """)
     with SQLFinder(f"sqlite:///{tmp_path / 'experiments.db'}") as finder:
-        assert finder.find_run(1).metrics["loss"].count == 1234
+        assert finder.find_run(1).metric_summaries["loss"].count == 1234
 
 
 KILLED = """
@@ -582,7 +582,7 @@ def test_merge_appends_missing_events_once(tmp_path: Path) -> None:
     assert anyio.run(merge, machine_a) == 0
     with SQLFinder(f"sqlite:///{machine_a}") as finder:
         assert [run.tags for run in finder.get_runs_in_project("p")] == [["a"], ["b"]]
-        assert finder.find_run(2).metrics["loss"].count == 1
+        assert finder.find_run(2).metric_summaries["loss"].count == 1
 
 
 def _real_sqlite_error(db: Path, how: str) -> sqlite3.Error:
