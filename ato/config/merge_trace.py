@@ -180,7 +180,7 @@ def apply_change(config: ADict, change: KeyChange) -> None:
                 break
             dict.__delitem__(parent, key)
     else:
-        parents[-1][path[-1]] = decode_value(change.new)
+        parents[-1].update({path[-1]: decode_value(change.new)})  # a tuple key stays one key
 
 
 def format_path(path: Sequence[Any]) -> str:
