@@ -31,6 +31,11 @@ class ConfigFileError(ConfigError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class ConfigFileNotFoundError(ConfigFileError, FileNotFoundError):
+    """A config file (or a ``_base_`` it names) does not exist; also a ``FileNotFoundError``,
+    which ato 2.1.7 raised."""
+
+
 class CLIArgumentError(ConfigError, ValueError):
     """A command-line token could not be understood; names the token."""
 

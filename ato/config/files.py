@@ -39,6 +39,7 @@ import os
 import runpy
 import stat
 import types
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +50,12 @@ import yaml
 
 from ato.config import xyz
 from ato.config.literals import format_literal
-from ato.errors import ConfigFileError
+from ato.errors import ConfigFileError, ConfigFileNotFoundError, ConfigWarning
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "dump_config", "load_config"]
+__all__ = [
+    "ALLOWED_EXTS", "MAX_ALIAS_NODES", "MAX_DEPTH", "compose_hierarchy", "dump_config", "load_config",
+    "load_python_config", "strip_delete",
+]
 
 MAX_DEPTH = 100
 """The deepest nesting of mappings and lists a config file may have, in any format."""
@@ -61,6 +65,8 @@ MAX_ALIAS_NODES = 100_000
 _BASE = "_base_"
 _DELETE = "_delete_"
 _DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".xyz")
+ALLOWED_EXTS = (".yaml", ".yml", ".json", ".toml", ".xyz")
+"""The extensions :func:`compose_hierarchy` looks for, in this order (as in ato 2.1.7)."""
 
 
 def load_config(path: str | os.PathLike[str], *, allow_outside: bool = False) -> dict[Any, Any]:
@@ -71,6 +77,73 @@ def load_config(path: str | os.PathLike[str], *, allow_outside: bool = False) ->
     path = Path(path)
     load = _Load(tree=path.parent.resolve(), allow_outside=allow_outside)
     return load.with_bases(path, ())
+
+
+def load_python_config(path: str | os.PathLike[str]) -> dict[Any, Any]:
+    """Run a ``.py`` config (the caller's choice to run code) and return its top-level names,
+    resolving ``_base_`` inheritance; 2.1.7's ``ADict.compile_from_file``."""
+    path = Path(path)
+    if path.suffix.lower() != ".py":
+        raise ConfigFileError(path, "compile_from_file runs Python files only; read data files with from_file")
+    return load_config(path)
+
+
+def compose_hierarchy(
+    root: str | os.PathLike[str],
+    config_filename: str = "config",
+    select: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    on_missing: str = "error",
+    required: Iterable[str] | None = None,
+) -> dict[Any, Any]:
+    """Compose a config from a folder, as ato 2.1.7's ``ADict.compose_hierarchy`` meant to.
+
+    1. The base file ``root/config_filename.EXT``; then for each ``group: option`` of ``select``
+       (an option may be a list of options) the file ``root/group/option.EXT``, its keys set over
+       what is there (a shallow update). EXT is the first of :data:`ALLOWED_EXTS` that exists.
+    2. ``overrides``: dotted keys (``'model.depth': 50``) set last, creating mappings on the way.
+    3. ``required``: dotted keys that must then exist, else ``KeyError``.
+
+    A file that is missing raises ``FileNotFoundError`` when ``on_missing='error'``, warns
+    (:class:`~ato.errors.ConfigWarning`) when ``'warn'``, and is skipped when ``'ignore'``.
+    Two deliberate fixes of 2.1.7: it raised for ``'error'`` when the base file *was* found
+    (and never when it was missing), and it merged every extension found instead of the first.
+    Bases (``_base_``) of every file resolve inside ``root``.
+    """
+    if on_missing not in ("error", "warn", "ignore"):
+        raise ValueError(f"on_missing must be 'error', 'warn' or 'ignore', not {on_missing!r}")
+    root = Path(root)
+    load = _Load(tree=root.resolve(), allow_outside=False)
+    config: dict[Any, Any] = {}
+
+    def load_first(name: str) -> None:
+        found = next((p for p in (root / (name + ext) for ext in ALLOWED_EXTS) if p.exists()), None)
+        if found is not None:
+            config.update(strip_delete(load.with_bases(found, ())))  # copies: overrides change it
+        elif on_missing == "error":
+            raise ConfigFileNotFoundError(root / name, f"not found (looked for {'/'.join(ALLOWED_EXTS)})")
+        elif on_missing == "warn":
+            warnings.warn(f"missing config: {root / name}.*", ConfigWarning, stacklevel=4)  # ADict's caller
+
+    load_first(config_filename)
+    for group, options in (select or {}).items():
+        for option in options if isinstance(options, (list, tuple)) else [options]:
+            load_first(os.path.join(group, str(option)))
+    for dotted, value in (overrides or {}).items():
+        *parents, last = dotted.split(".")
+        target = config
+        for key in parents:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[last] = value
+    for dotted in required or ():
+        target = config
+        for key in dotted.split("."):
+            if not isinstance(target, Mapping) or key not in target:
+                raise KeyError(f"Missing required key: {dotted}")
+            target = target[key]
+    return config
 
 
 def dump_config(data: Mapping[Any, Any], path: str | os.PathLike[str]) -> None:
@@ -110,7 +183,7 @@ class _Load:
         data = _read(path)
         bases = data.pop(_BASE, None)
         if bases is None:
-            return _strip_delete(data)
+            return strip_delete(data)
         merged: dict[Any, Any] = {}
         for base_path in self._base_paths(path, bases):
             _merge(merged, self.with_bases(base_path, chain))
@@ -147,7 +220,7 @@ class _Load:
                 "pass allow_outside=True to load bases from elsewhere",
             )
         if not exists:
-            raise ConfigFileError(path, f"_base_ file {base!r} not found (looked at {base_path})")
+            raise ConfigFileNotFoundError(path, f"_base_ file {base!r} not found (looked at {base_path})")
         return base_path
 
 
@@ -159,13 +232,14 @@ def _merge(target: dict[Any, Any], update: Mapping[Any, Any]) -> None:
             if isinstance(current, dict) and not replace:
                 _merge(current, value)
                 continue
-            value = _strip_delete(value)
+            value = strip_delete(value)
         target[key] = value
 
 
-def _strip_delete(data: Mapping[Any, Any]) -> dict[Any, Any]:
+def strip_delete(data: Mapping[Any, Any]) -> dict[Any, Any]:
+    """A copy of ``data`` with its mappings copied and their ``_delete_`` keys left out."""
     return {
-        key: _strip_delete(value) if isinstance(value, Mapping) else value
+        key: strip_delete(value) if isinstance(value, Mapping) else value
         for key, value in data.items()
         if key != _DELETE
     }
@@ -194,6 +268,8 @@ def _require_regular_file(path: Path) -> None:
     writer comes, a device can be endless (/dev/zero), and runpy runs a directory's __main__.py."""
     try:
         mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise ConfigFileNotFoundError(path, f"cannot read: {exc.strerror or exc}") from None
     except OSError as exc:
         raise ConfigFileError(path, f"cannot read: {exc.strerror or exc}") from None
     _require_regular_mode(path, mode)
