@@ -280,7 +280,7 @@ def test_awkward_values_replay_exactly() -> None:
         config.array = np.arange(6, dtype=np.float16).reshape(2, 3)
         config.big = 2**100
         config.nested = [{"a": (None, [1])}]
-        config.frozen = frozenset({1, 2})
+        config["frozen"] = frozenset({1, 2})  # "frozen" is also a property (2.1.7), so by item
 
     config = scope.apply([])
     result = replay(scope.merge_trace)
@@ -291,7 +291,7 @@ def test_awkward_values_replay_exactly() -> None:
     assert math.copysign(1, again.neg_zero) == -1 and math.isnan(again.nan)
     assert type(again.np_f32) is np.float32 and again.np_f32 == config.np_f32
     assert again.array.dtype == np.float16 and (again.array == config.array).all()
-    assert again.big == 2**100 and again.frozen == frozenset({1, 2})
+    assert again.big == 2**100 and again["frozen"] == frozenset({1, 2})
     assert again.get_structural_hash() == config.get_structural_hash()
 
 
