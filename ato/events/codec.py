@@ -15,6 +15,7 @@ from ato.events.types import (
     MergeStarted,
     MergeStepApplied,
     MetricsLogged,
+    ProjectCreated,
     RunFinished,
     RunStarted,
     RunStatusChanged,
@@ -26,6 +27,7 @@ from ato.events.types import (
 __all__ = ["EVENT_TYPES", "AnyEvent", "decode_event", "encode_event"]
 
 AnyEvent = Union[
+    ProjectCreated,
     RunStarted,
     RunStatusChanged,
     RunFinished,

@@ -27,6 +27,7 @@ __all__ = [
     "MergeStarted",
     "MergeStepApplied",
     "MetricsLogged",
+    "ProjectCreated",
     "RunFinished",
     "RunStarted",
     "RunStatus",
@@ -132,7 +133,14 @@ class MergeCompleted(Event, frozen=True, tag="merge.completed"):
     structural_hash: str
 
 
-# -- runs ---------------------------------------------------------------------------------------------
+# -- projects and runs ---------------------------------------------------------------------------------
+class ProjectCreated(Event, frozen=True, tag="project.created"):
+    """A project was named before any of its runs (``get_or_create_project``); a run's
+    ``run.started`` makes its project as well, so most projects have no such event."""
+
+    project: str
+
+
 class RunStarted(Event, frozen=True, tag="run.started"):
     """A run began: its project, config (encoded), structural hash, tags and command line.
     ``origin`` says where an imported run came from (``ato 2.1.7 old.db, run 3``); empty otherwise."""

@@ -19,6 +19,7 @@ from ato.events.types import (
     Event,
     FingerprintRecorded,
     MetricsLogged,
+    ProjectCreated,
     RunFinished,
     RunStarted,
     RunStatusChanged,
@@ -124,12 +125,15 @@ class Projector:
         if handler is not None:
             await handler(self, event)
 
-    async def _run_started(self, event: RunStarted) -> None:
-        db = self.connection
-        await db.execute(
+    async def _project_created(self, event: ProjectCreated | RunStarted) -> None:
+        await self.connection.execute(
             "INSERT INTO projects (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
             (event.project, event.at),
         )
+
+    async def _run_started(self, event: RunStarted) -> None:
+        db = self.connection
+        await self._project_created(event)  # a run's project exists from its first event on
         await db.execute(
             "INSERT INTO experiments (uid, project_id, status, tags, config, structural_hash, argv, "
             "host, pid, started_at) SELECT ?, id, 'running', ?, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ? "
@@ -224,6 +228,7 @@ def _by_key(run_id: int, event: MetricsLogged) -> tuple[list[tuple[Any, ...]], l
 
 
 _HANDLERS: dict[type[Event], Any] = {
+    ProjectCreated: Projector._project_created,
     RunStarted: Projector._run_started,
     RunStatusChanged: Projector._status_changed,
     RunFinished: Projector._run_finished,
