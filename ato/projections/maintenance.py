@@ -79,6 +79,7 @@ async def _import(path: Path, source: Path) -> tuple[int, int]:
         store = await open_store(path)
         try:
             queries = Queries(store.log)
+            added += await store.append_missing(await anyio.to_thread.run_sync(legacy.projects))
             for run in runs:  # one run, and one chunk of points, at a time: memory stays flat
                 added += await store.append_missing([run.started])
                 chunks = legacy.metrics(run, await queries.points_of(run.uid))

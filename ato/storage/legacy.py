@@ -10,8 +10,8 @@ module was imported: that is what it recorded, so that is what is kept), artifac
 metadata), fingerprints, and the status. ``completed`` and ``failed`` end the run at its end
 time; ``running`` leaves it running; any other status (``interrupted``, ``evaluating``) becomes
 the run's status label, with the end time as the label's time. ``RunStarted.origin`` names the
-source file and old id. Projects that never had a run are not imported (the log knows projects
-through their runs), nor are runs whose project row is missing.
+source file and old id. Every project comes first (``project.created``, at its creation time), so
+projects that never had a run carry over too; runs whose project row is missing do not.
 
 Importing is idempotent and resumable: event ids come from the source run and the old rows, and
 metric points already imported for a run (counted in the target) are skipped, so importing a
@@ -37,6 +37,7 @@ from ato.events.types import (
     FingerprintKind,
     FingerprintRecorded,
     MetricsLogged,
+    ProjectCreated,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -86,6 +87,14 @@ class LegacyDatabase:
 
     def close(self) -> None:
         self._db.close()
+
+    def projects(self) -> list[ProjectCreated]:
+        """Every project, as created (2.1.7 never wrote its ``description``)."""
+        return [
+            ProjectCreated(event_id=_digest(f"ato-2.1.7\0project\0{name}"), at=_timestamp(created) or 0.0,
+                           project=str(name))
+            for name, created in self._read("SELECT name, created_at FROM projects ORDER BY id")
+        ]
 
     def runs(self) -> list[LegacyRun]:
         rows = self._read(

@@ -46,6 +46,7 @@ from ato.events.types import (
     FingerprintKind,
     FingerprintRecorded,
     MetricsLogged,
+    ProjectCreated,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -56,7 +57,7 @@ from ato.events.values import INT64_MIN, encode_value
 from ato.fingerprints.runtime import RuntimeRecord
 from ato.fingerprints.tracing import fingerprint_events, watch_runtime
 from ato.projections.maintenance import open_store
-from ato.projections.queries import Project, Queries, Run, utc_datetime
+from ato.projections.queries import Project, Queries, Run
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
@@ -342,10 +343,24 @@ class LoggerCore:
         return await self._read(Queries.find_run, self.run_id)
 
     async def project_record(self) -> Project:
-        """This logger's project; before its first run, one not recorded yet (id None)."""
+        """This logger's project, recorded now (``project.created``) if no run has named it yet."""
         self._alive()
-        found = await self._read(Queries.find_project, self.project) if self.path.exists() else None
-        return found if found is not None else Project(None, self.project, utc_datetime(time.time()))
+        async with self._lifecycle:
+            if self.state is LoggerState.CLOSED:
+                raise TrackerError("this logger is closed; create a new one")
+            store, queries = await self._open()
+            try:
+                found = await queries.find_project(self.project)
+                if found is None:
+                    assert self._lock is not None
+                    async with self._lock:
+                        await store.append([check_event(ProjectCreated(project=self.project))])
+                    found = await queries.find_project(self.project)
+            finally:
+                if self.state is LoggerState.IDLE:
+                    await self._close_store()  # opened only for this: a next run() reopens it
+        assert found is not None
+        return found
 
     async def _read(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Ask the read model through the open store, else through a read-only connection of its
@@ -540,7 +555,7 @@ class SQLLogger(_LoggerFacade):
 
     def get_or_create_project(self) -> Project:
         """The project of this logger's runs (ato 2.1.7's name): ``id``, ``name``, ``created_at``.
-        Ato records a project with its first run, so before that its ``id`` is None."""
+        A project no run has named yet is recorded now."""
         return loop.call(self._core.project_record)
 
     def log_artifact(
@@ -612,7 +627,7 @@ class AsyncSQLLogger(_LoggerFacade):
 
     async def get_or_create_project(self) -> Project:
         """The project of this logger's runs (ato 2.1.7's name): ``id``, ``name``, ``created_at``.
-        Ato records a project with its first run, so before that its ``id`` is None."""
+        A project no run has named yet is recorded now."""
         return await loop.to_loop(self._core.project_record)
 
     async def log_artifact(

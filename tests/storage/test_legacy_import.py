@@ -41,6 +41,7 @@ for project, lrs in (('vision', (0.1, 0.2, 0.3)), ('text', (0.5,))):
             pass                                 # crashed: still 'running'
         else:
             logger.finish(status='completed')
+SQLLogger(ADict(experiment=ADict(project_name='empty', sql=ADict(db_path=url)))).get_or_create_project()
 # 2.1.7 never writes fingerprints itself; its schema has the table, so one row exercises it.
 connection = sqlite3.connect(sys.argv[1])
 connection.execute("INSERT INTO fingerprints (run_id, trace_id, trace_type, fingerprint) VALUES (1, 'step', 'static', 'abc')")
@@ -84,7 +85,11 @@ def test_an_import_keeps_every_run_point_and_hash_and_twice_adds_nothing(legacy:
         "SELECT e.id, p.name, e.config, e.structural_hash, e.tags, e.status, e.start_time, e.end_time "
         "FROM experiments e JOIN projects p ON p.id = e.project_id ORDER BY e.id"
     ).fetchall()
+    projects = old.execute("SELECT id, name, created_at FROM projects ORDER BY id").fetchall()
     with SQLFinder(f"sqlite:///{target}") as finder:
+        assert [(p.id, p.name, p.created_at.replace(tzinfo=datetime.timezone.utc).timestamp()) for p in finder.get_projects()] == [
+            (old_id, name, _utc(created)) for old_id, name, created in projects  # 'empty' has no run
+        ] and len(projects) == 3
         runs = finder.get_all_runs()
         assert [run.id for run in runs] == [row[0] for row in rows]  # ids kept (imported into an empty log)
         for run, (old_id, project, config, shash, tags, status, start, end) in zip(runs, rows):

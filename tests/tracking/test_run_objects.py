@@ -16,6 +16,7 @@ import pytest
 
 from ato import ADict, AsyncSQLFinder, AsyncSQLLogger, SQLFinder, SQLLogger
 from ato.errors import TrackerError
+from ato.projections.maintenance import rebuild_database
 from ato.projections.queries import MetricSummary, Project, Queries, Records
 from tests.conftest import ROOT, ato
 
@@ -184,7 +185,8 @@ def test_a_sync_finder_s_runs_read_in_a_worker_thread_of_async_code(config: ADic
 def test_get_or_create_project_and_get_current_run(config: ADict) -> None:
     with SQLLogger(config) as logger:
         before = logger.get_or_create_project()
-        assert isinstance(before, Project) and before.name == "proj" and before.id is None  # recorded with a run
+        assert isinstance(before, Project) and before.name == "proj" and isinstance(before.id, int)
+        assert logger.get_or_create_project() == before  # recorded once
         assert logger.get_current_run() is None
         run_id = logger.run()
         logger.log_metric("loss", 0.5, 0)
@@ -192,7 +194,7 @@ def test_get_or_create_project_and_get_current_run(config: ADict) -> None:
         project = logger.get_or_create_project()
         run = logger.get_current_run()
         assert run is not None and run.id == run_id == logger.get_current_run_id()
-        assert project.id == run.project_id and project.name == "proj"
+        assert project == before and project.id == run.project_id
         assert isinstance(project.created_at, datetime.datetime) and project.created_at.tzinfo is None
         assert run.end_time is None and run.start_time.tzinfo is None and run.status == "running"
         assert [(m.key, m.value, m.step) for m in run.metrics] == [("loss", 0.5, 0)]
@@ -203,18 +205,28 @@ def test_get_or_create_project_and_get_current_run(config: ADict) -> None:
 def test_the_async_logger_s_project_and_current_run(config: ADict) -> None:
     async def main() -> None:
         async with AsyncSQLLogger(config) as logger:
-            assert (await logger.get_or_create_project()).id is None
+            before = await logger.get_or_create_project()
             run_id = await logger.run()
             await logger.log_metric("loss", 0.5, 0)
             await logger.flush()
             project = await logger.get_or_create_project()
             run = await logger.get_current_run()
-            assert run is not None and run.id == run_id and project.id == run.project_id
+            assert run is not None and run.id == run_id and project.id == run.project_id == before.id
             with pytest.raises(TrackerError, match="block the event loop"):
                 run.metrics[0]
             assert [m.value for m in await run.metrics.load()] == [0.5]
 
     anyio.run(main)
+
+
+def test_a_project_named_before_any_run_is_found_and_survives_a_rebuild(config: ADict, db: Path) -> None:
+    with SQLLogger(config) as logger:
+        project = logger.get_or_create_project()
+    with SQLFinder(config) as finder:
+        assert finder.find_project("proj") == project and finder.get_runs_in_project("proj") == []
+    rebuild_database(db)
+    with SQLFinder(config) as finder:
+        assert finder.find_project("proj") == project
 
 
 def test_records_compare_as_lists(config: ADict) -> None:
