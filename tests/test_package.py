@@ -50,12 +50,14 @@ def test_import_ato_loads_neither_numpy_nor_torch() -> None:
 # The seed's import path -> the module that now defines its names.
 SEED_PATHS = {
     "ato.adict": ("ato.config.adict", ["ADict"]),
-    "ato.scope": ("ato.config.scope", ["Scope", "MultiScope"]),
+    "ato.scope": ("ato.config.scope", ["Scope", "MultiScope", "parse_args_pythonic"]),
     "ato.xyz": ("ato.config.xyz", ["dump", "dumps", "load", "loads", "read_value", "XYZSyntaxError"]),
     "ato.parser": ("ato.config.command_line", ["parse_command", "parse_value", "parse_backtick_string",
                                                "parse_bracketed_value"]),
     "ato.db_routers.sql.manager": ("ato.tracking.logger", ["SQLLogger", "AsyncSQLLogger"]),
     "ato.hyperopt.hyperband": ("ato.hyperopt.search", ["HyperBand", "DistributedHyperBand"]),
+    "ato.hyperopt.base": ("ato.hyperopt.framework", ["HyperOpt", "DistributedMixIn", "DistributedHyperOpt",
+                                                     "GridSpaceMixIn"]),
 }
 
 
