@@ -372,22 +372,28 @@ class LoggerCore:
 
     async def finish(self, status: str) -> None:
         self._alive()
+        if not isinstance(status, str):
+            raise TrackerError(f"finish(status={status!r:.60}): a status is a str such as 'completed' or 'failed'")
         if status not in (RunStatus.COMPLETED, RunStatus.FAILED):
-            raise TrackerError(
-                f"finish(status={status!r:.60}): a run ends 'completed' or 'failed'; "
-                "record other states while it runs with update_status()"
-            )
+            check_status_label(status)  # a label of the user's own: refused before anything ends
         async with self._lifecycle:
-            await self._finish(RunStatus(status))
+            await self._finish(status)
 
-    async def _finish(self, status: RunStatus) -> None:
+    async def _finish(self, status: str) -> None:
         with self._buffer_lock:  # from here on new points are refused, so none is left over
             if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):  # FINISHING: a retry
                 raise self._not_running("finish")
             self.state = LoggerState.FINISHING
+        # completed/failed end the run; any other word (ato 2.1.7 took any) becomes its status
+        # label, as `ato import` records such runs: the logging ends, the run gets no end time.
+        ending: Event = (
+            RunFinished(run=self.run_uid, status=RunStatus(status))
+            if status in (RunStatus.COMPLETED, RunStatus.FAILED)
+            else RunStatusChanged(run=self.run_uid, status=status)
+        )
         await self._stop_writer()
         watch_runtime(self, False)
-        await self._write([*self._runtime_events(), RunFinished(run=self.run_uid, status=status)])
+        await self._write([*self._runtime_events(), ending])
         self._runtime = {}  # only once written: a finish retried after a failure records them still
         self.state = LoggerState.IDLE
         await self._close_store()  # a next run() reopens it
@@ -581,7 +587,8 @@ class SQLLogger(_LoggerFacade):
         loop.call(self._core.flush)
 
     def finish(self, status: str = "completed") -> None:
-        """Flush and end the run with ``status``."""
+        """Flush and end the run: ``completed`` or ``failed``; any other word (``interrupted``)
+        becomes the run's status label, and the run keeps no end time (as ``ato import`` does)."""
         loop.call(self._core.finish, status)
 
     def close(self) -> None:
@@ -653,7 +660,8 @@ class AsyncSQLLogger(_LoggerFacade):
         await loop.to_loop(self._core.flush)
 
     async def finish(self, status: str = "completed") -> None:
-        """Flush and end the run with ``status``."""
+        """Flush and end the run: ``completed`` or ``failed``; any other word (``interrupted``)
+        becomes the run's status label, and the run keeps no end time (as ``ato import`` does)."""
         await loop.to_loop(self._core.finish, status)
 
     async def close(self) -> None:

@@ -74,7 +74,7 @@ def test_bad_points_are_refused_with_key_step_and_value(db: Path, key: Any, valu
         (lambda logger: logger.update_status(None), "status must be a str, got NoneType"),
         (lambda logger: logger.update_status(""), "status must not be empty"),
         (lambda logger: logger.update_status("x\ud800"), "status 'x\\ud800' is not valid text"),
-        (lambda logger: logger.finish(5), "finish(status=5): a run ends 'completed' or 'failed'"),
+        (lambda logger: logger.finish(5), "finish(status=5): a status is a str such as 'completed' or 'failed'"),
         (lambda logger: logger.log_artifact(None, "m.pt", metadata={1: "a"}), "keys must be str, got int 1"),
         (lambda logger: logger.log_artifact(None, "m.pt", metadata={"a": object()}), "metadata.a: object"),
         (lambda logger: logger.log_artifact(None, 3), "artifact path must be a str or a path, got int 3"),

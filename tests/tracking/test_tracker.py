@@ -666,13 +666,20 @@ def test_finder_on_a_missing_database_says_so(tmp_path: Path) -> None:
         finder.get_runs_in_project("p")
 
 
-def test_finish_takes_a_final_status_only(config: ADict) -> None:
+def test_finish_with_a_word_of_the_users_own_ends_the_logging_with_that_label(config: ADict) -> None:
     with SQLLogger(config) as logger:
-        logger.run()
-        logger.update_status("evaluating")  # a label while running is the user's word
-        with pytest.raises(TrackerError, match="a run ends 'completed' or 'failed'; record other states"):
-            logger.finish("evaluated")
+        first = logger.run()
+        logger.log_metric("loss", 1.0, 0)
+        logger.finish("interrupted")  # ato 2.1.7 took any status
+        second = logger.run()  # the logger is free for the next run
         logger.finish("completed")
+    with SQLFinder(config) as finder:
+        interrupted, completed = finder.find_run(first), finder.find_run(second)
+        assert (interrupted.status, interrupted.finished_at, len(interrupted.metrics)) == ("interrupted", None, 1)
+        assert completed.status == "completed" and completed.finished_at is not None
+    with SQLLogger(config) as logger, pytest.raises(TrackerError, match="status must not be empty"):
+        logger.run()
+        logger.finish("")
 
 
 def test_database_url_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
