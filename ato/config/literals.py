@@ -20,9 +20,11 @@ integers in decimal, and never silently taken as a string.
 from __future__ import annotations
 
 import ast
+import io
 import math
 import re
 import sys
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,6 +148,8 @@ def parse_value(text: str, *, token: str | None = None) -> Any:
         ) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise CLIArgumentError(token, f"cannot be read as a literal ({type(exc).__name__})") from None
+    if _has_comment(text):  # Python would drop the rest of the value without a word
+        raise CLIArgumentError(token, "'#' would start a comment and drop the rest; wrap text as %...%")
     try:
         return _literal(tree.body)
     except _NotALiteral as exc:
@@ -166,6 +170,13 @@ def parse_value(text: str, *, token: str | None = None) -> Any:
         ) from None
     except RecursionError:
         raise CLIArgumentError(token, "nested too deeply to read") from None
+
+
+def _has_comment(text: str) -> bool:
+    try:
+        return any(t.type == tokenize.COMMENT for t in tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False  # it parsed as an expression, so an unfinished token is not a comment
 
 
 def _require_decimal_ints(value: Any, token: str) -> None:

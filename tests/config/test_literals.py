@@ -325,3 +325,10 @@ def test_an_integer_too_long_for_decimal_text_is_refused_on_the_command_line_in_
         with pytest.raises(CLIArgumentError, match=r"an integer of more than \d+ decimal digits"):
             parse_argv([arg])
     assert parse_argv([f"lr={hex(16**100)}"]) == [Assignment(("lr",), 16**100, f"lr={hex(16**100)}")]
+
+
+@pytest.mark.parametrize("text", ["1 # x", "1#x", "[1, 2] # note", "abc # d"])
+def test_a_hash_that_python_would_read_as_a_comment_is_refused_not_dropped(text: str) -> None:
+    with pytest.raises(CLIArgumentError, match="'#' would start a comment"):
+        parse_value(text)
+    assert parse_value(f"%{text}%") == text and parse_value(repr(text)) == text
