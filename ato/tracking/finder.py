@@ -68,6 +68,7 @@ class FinderCore:
         self._log: SQLiteEventLog | None = None
         self._queries: Queries | None = None
         self._opening: anyio.Lock | None = None  # made on the tracker's loop, where it is used
+        self._closing: anyio.Event | None = None
         self._forked = False
 
     async def ask(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -94,9 +95,20 @@ class FinderCore:
             await own.close()
 
     async def close(self) -> None:
-        if self._log is not None and not self._forked:
-            await self._log.close()
-            self._log = self._queries = None
+        # A dropped finder is closed by a background task, which exit may meet half-way: a second
+        # close waits for the first (two closes of one aiosqlite connection would wait for ever).
+        if self._closing is not None:
+            await self._closing.wait()
+            return
+        log = self._log
+        if log is not None and not self._forked:
+            self._closing = anyio.Event()
+            try:
+                await log.close()
+            finally:
+                self._log = self._queries = None
+                self._closing.set()
+                self._closing = None
         loop.closed(self)
 
     def forked(self) -> None:

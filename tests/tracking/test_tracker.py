@@ -771,3 +771,24 @@ def test_a_run_inside_a_search_trial_records_its_scope_once_with_the_trial_confi
         assert list(recorded) == [scope.name]
         result = replay(MergeTrace.from_events(recorded[scope.name]))
         assert result.exact and result.config.lr == 0.5 and finder.find_run(1).config.lr == 0.5
+
+
+def test_a_finder_closed_twice_at_once_closes_once_and_both_return(config: ADict) -> None:
+    """A dropped finder is closed in the background; exit may close it at the same moment."""
+    from ato.storage import loop
+
+    with SQLLogger(config) as logger:
+        logger.run()
+    finder = SQLFinder(config)
+    assert finder.find_run(1).status == "completed"
+    core = finder._core
+
+    async def close_twice() -> None:
+        with anyio.fail_after(30):  # a hang detector, not a speed limit
+            async with anyio.create_task_group() as group:
+                group.start_soon(core.close)
+                group.start_soon(core.close)
+
+    loop.call(close_twice)
+    assert not core.is_open
+    finder.close()  # and once more, afterwards
