@@ -37,14 +37,29 @@ _ato_tokens: tuple[list[str], list[str]] | None = None
 
 def command_line() -> list[str]:
     """Ato's part of the command line: ``sys.argv[1:]``, less what an argparse parser took (see
-    the module docstring); none inside a Jupyter/IPython kernel, whose ``-f kernel.json`` belongs
-    to the kernel, so that ``@scope`` functions run in notebooks."""
+    the module docstring). None inside a Jupyter/IPython kernel, whose ``-f kernel.json`` belongs
+    to the kernel, nor under a test runner (pytest, ``python -m unittest``), whose arguments
+    select tests: ``@scope`` functions run in notebooks and in a user's unit tests."""
     if _ato_tokens is not None and _ato_tokens[0] == sys.argv:
         return list(_ato_tokens[1])
-    launcher = os.path.basename(sys.argv[0]) if sys.argv else ""
-    if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in sys.argv[0]):
+    program = sys.argv[0] if sys.argv else ""
+    launcher = os.path.basename(program)
+    if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in program):
         return []  # Jupyter's `-f k.json`, VS Code's `--ip=... --f=...`: all the kernel's
+    if _is_test_runner(program):
+        return []
     return sys.argv[1:]
+
+
+_TEST_RUNNERS = {"pytest", "py.test", "nose2", "nosetests"}
+
+
+def _is_test_runner(program: str) -> bool:
+    """``pytest``/``python -m pytest``, ``python -m unittest`` (which sets that as argv[0])."""
+    if program == "python -m unittest" or os.path.basename(program) in _TEST_RUNNERS:
+        return True
+    parent = os.path.basename(os.path.dirname(program))
+    return os.path.basename(program) == "__main__.py" and parent in {"pytest", "unittest", "nose2"}
 
 
 class ArgparseListener(Protocol):

@@ -441,6 +441,26 @@ def test_a_notebook_kernels_own_arguments_are_not_read_as_the_command_line(tmp_p
     assert refused.returncode == 2  # an ordinary script still reads its command line
 
 
+@pytest.mark.parametrize(
+    ("argv0", "ours"),
+    [
+        ("python -m unittest", False),
+        ("/venv/bin/pytest", False),
+        ("/usr/lib/python3/site-packages/pytest/__main__.py", False),
+        ("/usr/lib/python3.11/unittest/__main__.py", False),
+        ("train.py", True),
+        ("/work/pytest_helpers/train.py", True),
+    ],
+)
+def test_a_test_runners_arguments_are_not_read_as_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, argv0: str, ours: bool
+) -> None:
+    from ato.config.external_parser import command_line
+
+    monkeypatch.setattr(sys, "argv", [argv0, "-q", "tests/test_x.py"])
+    assert command_line() == (["-q", "tests/test_x.py"] if ours else [])
+
+
 def test_injection_edge_cases_of_python_signatures() -> None:
     scope = make_scope()
     scope.apply([])
