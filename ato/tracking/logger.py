@@ -62,6 +62,7 @@ from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
 from ato.tracking.finder import FinderCore, RunReader
+from ato.tracking.tensors import is_tensor, keep, read_back
 from ato.tracking.validation import (
     INT64_MAX,
     check_event,
@@ -121,7 +122,8 @@ class LoggerCore:
         self.max_buffer = max_buffer
         self.flush_interval = flush_interval
         self.state = LoggerState.IDLE
-        self.points: list[tuple[str, int, float, float]] = []
+        self.points: list[tuple[str, int, Any, float]] = []  # values: float, or a tensor kept for the flush
+        self._kept = False  # whether the buffer holds a tensor value (ato.tracking.tensors)
         self.run_uid = ""
         self.run_id: int | None = None
         # Guards the buffer and the state the hot path reads: a point is either in this run's
@@ -144,8 +146,10 @@ class LoggerCore:
         """Buffer one point; True when the buffer needs attention (call :meth:`attend`)."""
         if type(key) is not str or key not in self._keys:
             key = self._new_key(key, value, step)
+        kept = False
         if type(value) is not float:
-            value = check_value(key, value, step)
+            kept = is_tensor(value)  # kept on its device: no host sync here (ato.tracking.tensors)
+            value = keep(key, value, step) if kept else check_value(key, value, step)
         at = time.time()
         lock = self._buffer_lock
         lock.acquire()  # cheaper than `with` on the hot path; released in every branch below
@@ -159,6 +163,8 @@ class LoggerCore:
                 step = check_step(key, value, step)
             points = self.points
             points.append((key, step, value, at))
+            if kept:
+                self._kept = True  # under the lock: the flush that takes this point reads it back
             return len(points) >= self.batch_size
         finally:
             lock.release()
@@ -284,20 +290,24 @@ class LoggerCore:
         async with self._lock:
             with self._buffer_lock:
                 batch, self.points = self.points, []
+                kept, self._kept = self._kept, False
             pending = list(events)
-            if batch:
-                keys, steps, values, times = zip(*batch)
-                points = MetricsLogged(
-                    run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
-                )
-                pending.insert(0, points)
-            if not pending:
-                return
             try:
-                await self._store.append(pending)
+                if batch:
+                    keys, steps, values, times = zip(*batch)
+                    if kept:  # tensors: one batched read-back per flush, off the loop's thread
+                        values = tuple(await anyio.to_thread.run_sync(read_back, values))
+                        batch, kept = list(zip(keys, steps, values, times)), False
+                    points = MetricsLogged(
+                        run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
+                    )
+                    pending.insert(0, points)
+                if pending:
+                    await self._store.append(pending)
             except BaseException:
                 with self._buffer_lock:
                     self.points[0:0] = batch  # before anything logged meanwhile: order kept
+                    self._kept = self._kept or kept
                 raise
 
     async def record(self, *events: Event) -> None:
