@@ -7,8 +7,14 @@ ato 2.1.7) asks for this. While such a scope exists, a parser that reads ``sys.a
 not given) leaves the tokens it does not know and that do not start with ``-`` to Ato, instead of
 failing on them; the parsed flags are handed to the scopes, which record them as merge steps named
 ``argparse`` (the parser's defaults, applied first) and ``argparse_given`` (the flags the command
-line set, applied after Ato's literals, so they win). A parser given an explicit ``args`` list, and
-every parser once no such scope is left, behaves exactly as argparse does.
+line set, applied after Ato's literals, so they win), and ``parse_args()`` also unpacks as the
+``(args, rest)`` pair 2.1.7 returned. A parser given an explicit ``args`` list, and every parser
+once no such scope is left, behaves exactly as argparse does.
+
+Without the opt-in, argparse is left alone, and a Scope still reads only its own tokens where the
+command line has ``--flags``: each ``ArgumentParser`` among the main script's globals takes what
+its ``parse_known_args`` would (so a script calling ``parser.parse_known_args()`` works as in
+2.1.7); the flags are not merged into the config, as in 2.1.7.
 
 ato 2.1.7 replaced ``ArgumentParser.parse_args`` for every program that created any Scope; Ato
 wraps ``parse_known_args`` only while an opted-in scope is alive, and removes the wrapper when the
@@ -18,14 +24,16 @@ last one goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["ArgparseListener", "command_line", "listen_to_argparse"]
+__all__ = ["ArgparseListener", "ParsedArguments", "command_line", "listen_to_argparse", "script_arguments"]
 
 # Kernels that start a notebook pass their own arguments (`-f kernel.json`): not Ato's.
 _KERNEL_LAUNCHERS = {"ipykernel_launcher.py", "colab_kernel_launcher.py", "__main__.py"}
@@ -36,12 +44,17 @@ _ato_tokens: tuple[list[str], list[str]] | None = None
 
 
 def command_line() -> list[str]:
-    """Ato's part of the command line: ``sys.argv[1:]``, less what an argparse parser took (see
-    the module docstring). None inside a Jupyter/IPython kernel, whose ``-f kernel.json`` belongs
-    to the kernel, nor under a test runner (pytest, ``python -m unittest``), whose arguments
-    select tests: ``@scope`` functions run in notebooks and in a user's unit tests."""
+    """Ato's part of the command line: the script's arguments (:func:`script_arguments`), less
+    what an argparse parser took or would take (see the module docstring)."""
     if _ato_tokens is not None and _ato_tokens[0] == sys.argv:
         return list(_ato_tokens[1])
+    return _without_parser_flags(script_arguments())
+
+
+def script_arguments() -> list[str]:
+    """``sys.argv[1:]``; none inside a Jupyter/IPython kernel, whose ``-f kernel.json`` belongs to
+    the kernel, nor under a test runner (pytest, ``python -m unittest``), whose arguments select
+    tests: ``@scope`` functions run in notebooks and in a user's unit tests."""
     program = sys.argv[0] if sys.argv else ""
     launcher = os.path.basename(program)
     if launcher in _KERNEL_LAUNCHERS and (launcher != "__main__.py" or "ipykernel" in program):
@@ -49,6 +62,24 @@ def command_line() -> list[str]:
     if _is_test_runner(program):
         return []
     return sys.argv[1:]
+
+
+def _without_parser_flags(argv: list[str]) -> list[str]:
+    """What the script's own argparse parsers leave: where the command line has ``--flags``, each
+    ``ArgumentParser`` among the main script's globals takes its tokens (as its
+    ``parse_known_args`` would). A parser that would stop the program (a missing required
+    argument, say) takes nothing here."""
+    main = sys.modules.get("__main__")
+    if main is None or not any(token.startswith("-") for token in argv):
+        return argv
+    parse = _original or argparse.ArgumentParser.parse_known_args
+    for parser in [value for value in vars(main).values() if isinstance(value, argparse.ArgumentParser)]:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                _, argv = parse(parser, argv)
+        except SystemExit:
+            continue
+    return argv
 
 
 _TEST_RUNNERS = {"pytest", "py.test", "nose2", "nosetests"}
@@ -71,6 +102,14 @@ class ArgparseListener(Protocol):
 _listeners: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.RLock()  # also taken by a finalizer, which may run inside a locked block
 _original: Callable[..., Any] | None = None
+
+
+class ParsedArguments(argparse.Namespace):
+    """What a parser that shares the command line returns: a Namespace that also unpacks as
+    ``args, rest = parser.parse_args()``, the pair ato 2.1.7's patched ``parse_args`` returned."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self, []))
 
 
 def listen_to_argparse(listener: ArgparseListener) -> None:
@@ -101,7 +140,10 @@ def _parse_known_args(
     assert original is not None  # the wrapper is installed only together with the original
     if args is not None or not listeners:
         return original(parser, args, namespace)  # type: ignore[no-any-return]
-    known, unknown = original(parser, command_line(), namespace)
+    fresh = namespace is None
+    known, unknown = original(parser, script_arguments(), namespace)
+    if fresh:
+        known.__class__ = ParsedArguments
     ato = [token for token in unknown if not token.startswith("-")]
     rest = [token for token in unknown if token.startswith("-")]
     _ato_tokens = (list(sys.argv), ato)

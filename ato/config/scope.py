@@ -204,17 +204,39 @@ def _inject(fn: F, scopes: Sequence[Scope], ensure: Callable[[], None]) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _run_from_command_line(apply: Callable[[Sequence[str]], Any], manual: Callable[[], str]) -> None:
-    """Merge from ``sys.argv``; turn user errors into one line and exit status 2."""
-    argv = command_line()
+PRINT = "print"  # the built-in view of ato 2.1.7: print the merged config (XYZ) and exit
+
+
+def _run_from_command_line(
+    apply: Callable[[Sequence[str]], Any], manual: Callable[[], str], printout: Callable[[], str] | None
+) -> None:
+    """Merge from the command line; turn user errors into one line and exit status 2.
+    ``manual`` prints the manual and exits; ``print`` (where no view of that name was
+    registered: ``printout`` is given) merges, prints the config and exits."""
+    argv = scope_argv()
     try:
-        if any(isinstance(token, ManualRequest) for token in parse_argv(argv)):
+        tokens = parse_argv(argv)
+        if any(isinstance(token, ManualRequest) for token in tokens):
             print(manual())
             raise SystemExit(0)
-        apply(argv)
+        printing = printout is not None and any(
+            isinstance(token, ViewRequest) and token.name == PRINT for token in tokens
+        )
+        apply([arg for arg in argv if arg != PRINT] if printing else argv)
     except (CLIArgumentError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if printing:
+        assert printout is not None
+        print(printout().rstrip("\n"))
+        raise SystemExit(0)
+
+
+def scope_argv() -> list[str]:
+    """The command line a merge reads: :attr:`Scope.stored_arguments` where a 2.1.7 test set it,
+    else the script's (:func:`ato.config.external_parser.command_line`)."""
+    stored = Scope.stored_arguments
+    return list(stored) if stored is not None else command_line()
 
 
 # -- Scope --------------------------------------------------------------------------------------------
@@ -223,6 +245,8 @@ class Scope:
 
     #: The live scopes by name, as in ato 2.1.7 (a later scope of the same name replaces the earlier).
     registry: ClassVar[weakref.WeakValueDictionary[str, Scope]] = weakref.WeakValueDictionary()
+    #: Set (a list of tokens) to stand in for the command line, as ato 2.1.7's tests did.
+    stored_arguments: ClassVar[list[str] | None] = None
 
     def __init__(
         self,
@@ -402,7 +426,7 @@ class Scope:
         """Merge the config for ``argv`` (default: ``sys.argv[1:]``), record it, and return it."""
         if self._multi is not None:
             return self._multi.apply(argv)[self.name]
-        argv = [*self._assigned, *(command_line() if argv is None else argv)]
+        argv = [*self._assigned, *(scope_argv() if argv is None else argv)]
         views: list[str] = []
         assignments: list[Assignment] = []
         for token in parse_argv(argv):
@@ -470,7 +494,8 @@ class Scope:
         if self._multi is not None:
             self._multi._ensure_applied()
         elif self._config is None:
-            _run_from_command_line(self.apply, self.format_manual)
+            printout = None if PRINT in self._views else lambda: self.config.to_xyz()
+            _run_from_command_line(self.apply, self.format_manual, printout)
 
     @contextlib.contextmanager
     def running_with(self, config: ADict) -> Iterator[None]:
@@ -494,6 +519,15 @@ class Scope:
         self._ensure_applied()
         assert self._config is not None
         return self._config
+
+    @config.setter
+    def config(self, config: Mapping[Any, Any]) -> None:
+        """Use ``config`` from now on (ato 2.1.7's HyperBand sets each trial's config this way).
+        The recorded merge stays; a run started with it records how it differs from the merge
+        as one more step (``after_merge``)."""
+        self._ensure_applied()
+        self._config = config if isinstance(config, ADict) else ADict(config)
+        self._running.config = self._config
 
     @property
     def merge_trace(self) -> MergeTrace:
@@ -560,7 +594,7 @@ class MultiScope:
     def apply(self, argv: Sequence[str] | None = None) -> dict[str, ADict]:
         """Merge every scope for ``argv`` (default: ``sys.argv[1:]``); return configs by scope name."""
         assigned = [f"{name}.{token}" for name, scope in self.scopes.items() for token in scope._assigned]
-        argv = [*assigned, *(command_line() if argv is None else argv)]
+        argv = [*assigned, *(scope_argv() if argv is None else argv)]
         views: dict[str, list[str]] = {name: [] for name in self.scopes}
         assignments: dict[str, list[Assignment]] = {name: [] for name in self.scopes}
         for token in parse_argv(argv):
@@ -608,7 +642,10 @@ class MultiScope:
 
     def _ensure_applied(self) -> None:
         if not self._applied:
-            _run_from_command_line(self.apply, self.format_manual)
+            printout = None if any(PRINT in scope._views for scope in self.scopes.values()) else (
+                lambda: ADict({name: scope.config for name, scope in self.scopes.items()}).to_xyz()
+            )
+            _run_from_command_line(self.apply, self.format_manual, printout)
 
     def format_manual(self) -> str:
         return "\n".join(scope.format_manual() for scope in self.scopes.values())

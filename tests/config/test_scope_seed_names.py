@@ -258,3 +258,99 @@ def test_parse_args_pythonic_in_process_merges_every_registered_scope(monkeypatc
     parse_args_pythonic()
     assert scope.merge_trace.started.argv == ("lr=0.2",) and scope.config.lr == 0.2
     Scope.initialize_registry()
+
+
+PLAIN_SCOPE_NEXT_TO_A_PARSER = """
+import argparse
+from ato.scope import Scope
+
+scope = Scope()
+
+@scope.observe(default=True)
+def defaults(config):
+    config.lr = 0.001
+    config.model = 'resnet'
+
+@scope.observe()
+def big(config):
+    config.model = 'big'
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--epochs', type=int, default=10)
+args, _ = parser.parse_known_args()
+
+@scope
+def train(config):
+    print(args.epochs, config.to_dict())
+
+train()
+"""
+
+
+@pytest.mark.parametrize("argv", [("--epochs", "5", "lr=0.1", "big"), ("big", "--epochs=2"), ()])
+def test_a_plain_scope_next_to_a_parser_reads_only_its_own_tokens(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    ours = run(sys.executable, tmp_path, PLAIN_SCOPE_NEXT_TO_A_PARSER, *argv).stdout
+    assert ("'big'" in ours) == ("big" in argv) and "epochs" not in ours.split(" ", 1)[1]  # flags stay argparse's
+    assert run(reference(), tmp_path, PLAIN_SCOPE_NEXT_TO_A_PARSER, *argv).stdout == ours
+
+
+def test_parse_args_unpacks_as_the_pair_2_1_7_returned(tmp_path: Path) -> None:
+    script = ARGPARSE.replace("args, _ = parser.{method}()", "args, rest = parser.parse_args()")
+    ours = run(sys.executable, tmp_path, script, "--epochs", "4", "lr=0.2").stdout
+    assert ours == "run 4 4 0 0.2 resnet\n"
+    assert run(reference(), tmp_path, script, "--epochs", "4", "lr=0.2").stdout == ours
+
+
+PRINTED = """
+from ato.scope import Scope
+scope = Scope()
+
+@scope.observe(default=True)
+def config(config):
+    config.lr = 0.001
+    config.model = 'resnet50'
+    config.layers = [64, 128]
+
+@scope
+def train(config):
+    print('trained')
+
+train()
+"""
+
+
+def test_the_built_in_print_view_prints_the_merged_config_and_exits(tmp_path: Path) -> None:
+    ours = run(sys.executable, tmp_path, PRINTED, "lr=0.1", "print").stdout
+    assert "trained" not in ours and "lr: 0.1" in ours
+    assert run(reference(), tmp_path, PRINTED, "lr=0.1", "print").stdout == ours
+
+
+def test_stored_arguments_stand_in_for_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Scope, "stored_arguments", ["lr=0.3"])
+    monkeypatch.setattr(sys, "argv", ["train.py", "lr=0.9"])
+    scope = Scope()
+    scope.observe({"lr": 0.1}, name="base", default=True)
+    assert scope.config.lr == 0.3
+
+
+def test_setting_scope_config_replaces_it_and_a_run_records_the_difference(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ato.db_routers.sql.manager import SQLFinder, SQLLogger
+
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    scope = Scope()
+    scope.observe({"lr": 0.1, "experiment": {"sql": {"db_path": str(tmp_path / "e.db")}}}, name="base", default=True)
+    trial = scope.config.clone()
+    trial.lr = 0.5
+    scope.config = trial  # as 2.1.7's HyperBand sets each trial's config
+
+    @scope
+    def train(config: ADict) -> int:
+        with SQLLogger(config) as logger:
+            return logger.run()
+
+    run_id = train()
+    assert scope.config is trial
+    with SQLFinder(trial) as finder:
+        assert finder.find_run(run_id).config.lr == 0.5
