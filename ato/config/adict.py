@@ -20,7 +20,11 @@ As in ato 2.1.7:
   and ``config['model']['backbone'] = ...`` work at any depth.
 - A tuple that is not itself a key reads, writes or deletes several keys:
   ``config['lr', 'epochs']`` is a list of both values, ``config['lr', 'epochs'] = 0.1, 10`` sets
-  each (zipped, like ``zip``), and ``config['a', 'b'] = 0`` sets both to ``0``.
+  each (zipped, like ``zip``), and ``config['a', 'b'] = 0`` sets both to ``0``. A list of keys
+  writes and deletes the same way (``config[['lr', 'epochs']] = 0.1, 10``), but only a tuple
+  reads: a list is no dict key, so ``dict`` refuses it before any Python code runs, and reading
+  it would take a Python ``__getitem__`` that slows every plain read.
+- ``repr``/``str`` are a dict's: ``print(ADict(a=1))`` shows ``{'a': 1}``.
 
 Names that start with an underscore never take the default as attributes (tools such as copy,
 pickle and IPython probe for those); ``config['_x']`` does. A frozen ADict refuses every write
@@ -146,7 +150,7 @@ class ADict(dict):  # type: ignore[type-arg]
 
     # -- writes (all refuse while frozen) ---------------------------------------------------
     def __setitem__(self, key: Any, value: Any) -> None:
-        if type(key) is tuple and not dict.__contains__(self, key):
+        if (type(key) is tuple and not dict.__contains__(self, key)) or type(key) is list:
             self._check_writable(key, "set")
             values = value if isinstance(value, (list, tuple)) else itertools.repeat(value)
             for name, item in zip(key, values):
@@ -169,7 +173,7 @@ class ADict(dict):  # type: ignore[type-arg]
 
     def __delitem__(self, key: Any) -> None:
         self._check_writable(key)
-        if type(key) is tuple and not dict.__contains__(self, key):
+        if (type(key) is tuple and not dict.__contains__(self, key)) or type(key) is list:
             missing = [name for name in key if name not in self]
             if missing:
                 raise KeyError(missing[0])
@@ -343,9 +347,6 @@ class ADict(dict):  # type: ignore[type-arg]
 
         return xyz.dumps(self.to_dict(), format_dict=format_dict)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
-
     # -- fingerprints ----------------------------------------------------------------------------
     def get_structural_hash(self) -> str:
         """Hash keys and value types, not values (algorithm: :mod:`ato.config.structural_hash`)."""
@@ -357,11 +358,17 @@ class ADict(dict):  # type: ignore[type-arg]
 
     # -- files -----------------------------------------------------------------------------------
     @classmethod
-    def from_file(cls, path: str | PathLike[str], *, allow_outside: bool = False) -> ADict:
-        """Load JSON, YAML, TOML, XYZ or a Python config file, resolving ``_base_`` inheritance."""
-        from ato.config.files import load_config
+    def from_file(cls, path: str | PathLike[str], *, allow_outside: bool = False) -> Any:
+        """Load JSON, YAML, TOML, XYZ or a Python config file, resolving ``_base_`` inheritance.
 
-        return cls(load_config(path, allow_outside=allow_outside))
+        A JSON or XYZ file whose top level is a list of mappings gives a list of ADicts, as in
+        ato 2.1.7 (their ``_base_`` is not resolved: only a file's top-level mapping has bases)."""
+        from ato.config.files import load_configs
+
+        data = load_configs(path, allow_outside=allow_outside)
+        if isinstance(data, list):
+            return [cls(item) for item in data]
+        return cls(data)
 
     @classmethod
     def compile_from_file(cls, path: str | PathLike[str]) -> ADict:
@@ -372,8 +379,10 @@ class ADict(dict):  # type: ignore[type-arg]
 
     @classmethod
     def from_mm_config(cls, path: str | PathLike[str]) -> ADict:
-        """Load an OpenMMLab-style config (``_base_`` files, ``_delete_=True``): same as from_file."""
-        return cls.from_file(path)
+        """Load an OpenMMLab-style config (``_base_`` files, ``_delete_=True``): from_file of a mapping."""
+        from ato.config.files import load_config
+
+        return cls(load_config(path))
 
     def load(self, path: str | PathLike[str], *, allow_outside: bool = False) -> ADict:
         """Replace the contents with the config file at ``path``, in place; return self."""
@@ -397,11 +406,13 @@ class ADict(dict):  # type: ignore[type-arg]
 
         return cls(files.compose_hierarchy(root, config_filename, select, overrides, on_missing, required))
 
-    def dump(self, path: str | PathLike[str]) -> None:
-        """Write the config to ``path``; the format follows the extension."""
+    def dump(self, path: str | PathLike[str], **options: Any) -> None:
+        """Write the config to ``path``, creating missing folders; the format follows the extension.
+        ``options`` go to the writer, as in ato 2.1.7: ``json.dumps``, ``yaml.safe_dump``,
+        ``toml.dumps`` (``encoder=``), or XYZ's ``format_dict=``; see :func:`~ato.config.files.dump_config`."""
         from ato.config.files import dump_config
 
-        dump_config(self, path)
+        dump_config(self, path, **options)
 
 
 _PLAIN_VALUES = frozenset({str, int, float, bool, type(None), bytes})

@@ -40,10 +40,10 @@ import runpy
 import stat
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import toml
 import yaml
@@ -54,7 +54,7 @@ from ato.errors import ConfigFileError, ConfigFileNotFoundError, ConfigWarning
 
 __all__ = [
     "ALLOWED_EXTS", "MAX_ALIAS_NODES", "MAX_DEPTH", "compose_hierarchy", "dump_config", "load_config",
-    "load_python_config", "strip_delete",
+    "load_configs", "load_python_config", "strip_delete",
 ]
 
 MAX_DEPTH = 100
@@ -65,6 +65,7 @@ MAX_ALIAS_NODES = 100_000
 _BASE = "_base_"
 _DELETE = "_delete_"
 _DATA_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".xyz")
+_LIST_SUFFIXES = (".json", ".xyz")  # where ato 2.1.7's from_file read a top-level list of configs
 ALLOWED_EXTS = (".yaml", ".yml", ".json", ".toml", ".xyz")
 """The extensions :func:`compose_hierarchy` looks for, in this order (as in ato 2.1.7)."""
 
@@ -77,6 +78,35 @@ def load_config(path: str | os.PathLike[str], *, allow_outside: bool = False) ->
     path = Path(path)
     load = _Load(tree=path.parent.resolve(), allow_outside=allow_outside)
     return load.with_bases(path, ())
+
+
+def load_configs(
+    path: str | os.PathLike[str], *, allow_outside: bool = False
+) -> dict[Any, Any] | list[dict[Any, Any]]:
+    """:func:`load_config`, except that a JSON or XYZ file whose top level is a list of mappings
+    gives a list of them, as ato 2.1.7's ``ADict.from_file`` did.
+
+    The list's mappings are data as they stand: bases are a file's, so only a top-level mapping
+    has them, and a ``_base_`` key inside the list is refused rather than silently kept as data.
+    Every other rule (regular files, depth limits, one-line errors) is :func:`load_config`'s.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _LIST_SUFFIXES:
+        return load_config(path, allow_outside=allow_outside)
+    data = _read(path, allow_list=True)
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            if not isinstance(item, Mapping):
+                raise ConfigFileError(
+                    path, f"a top-level list must hold mappings (configs), not {type(item).__name__} at [{index}]"
+                )
+            if _BASE in item:
+                raise ConfigFileError(
+                    path, f"_base_ at [{index}]: only a file whose top level is a mapping may name bases"
+                )
+        return [dict(item) for item in data]
+    load = _Load(tree=path.parent.resolve(), allow_outside=allow_outside)
+    return load.with_bases(path, (), data)
 
 
 def load_python_config(path: str | os.PathLike[str]) -> dict[Any, Any]:
@@ -146,14 +176,23 @@ def compose_hierarchy(
     return config
 
 
-def dump_config(data: Mapping[Any, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``data`` to ``path`` in the format its extension names."""
+def dump_config(data: Mapping[Any, Any], path: str | os.PathLike[str], **options: Any) -> None:
+    """Write ``data`` to ``path`` in the format its extension names, creating missing folders.
+
+    ``options`` go to the writer, as ato 2.1.7's ``ADict.dump(path, **kwargs)`` passed them:
+    ``json.dumps`` (over Ato's ``indent=2, ensure_ascii=False``), ``yaml.safe_dump`` (over
+    ``sort_keys=False, allow_unicode=True``; YAML is always written with the safe dumper, so a
+    ``Dumper=`` is refused), ``toml.dumps`` (``encoder=``), XYZ's ``format_dict=``; a ``.py``
+    config takes none. The text is made before anything is created, so a value the format
+    cannot hold or an option the writer refuses leaves no folder and no file behind.
+    """
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
         raise ConfigFileError(path, f"unknown config format {path.suffix!r}; use one of {_SUFFIXES}")
     plain = _plain(data, path, "")
-    text = writer(plain, path)
+    text = writer(plain, path, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
 
@@ -168,19 +207,21 @@ class _Load:
     # base), so a diamond or a base named twice is read, parsed and merged once per call.
     done: dict[tuple[Path, Path], dict[Any, Any]] = field(default_factory=dict)
 
-    def with_bases(self, path: Path, chain: tuple[Path, ...]) -> dict[Any, Any]:
+    def with_bases(self, path: Path, chain: tuple[Path, ...], data: dict[Any, Any] | None = None) -> dict[Any, Any]:
         resolved = path.resolve()
         if resolved in chain:
             cycle = " -> ".join(str(p) for p in (*chain, resolved))
             raise ConfigFileError(path, f"_base_ inheritance cycle: {cycle}")
         key = (resolved, path.parent.resolve())
         if key not in self.done:
-            self.done[key] = self._merged(path, (*chain, resolved))
+            self.done[key] = self._merged(path, (*chain, resolved), data)
         # Safe to share: _merge copies every mapping it takes and never changes its input.
         return self.done[key]
 
-    def _merged(self, path: Path, chain: tuple[Path, ...]) -> dict[Any, Any]:
-        data = _read(path)
+    def _merged(self, path: Path, chain: tuple[Path, ...], data: dict[Any, Any] | None = None) -> dict[Any, Any]:
+        """The file's keys over its bases' (``data``: the file already read, else read here)."""
+        if data is None:
+            data = _read(path)
         bases = data.pop(_BASE, None)
         if bases is None:
             return strip_delete(data)
@@ -245,7 +286,15 @@ def strip_delete(data: Mapping[Any, Any]) -> dict[Any, Any]:
     }
 
 
-def _read(path: Path) -> dict[Any, Any]:
+@overload
+def _read(path: Path) -> dict[Any, Any]: ...
+
+
+@overload
+def _read(path: Path, allow_list: bool) -> dict[Any, Any] | list[Any]: ...
+
+
+def _read(path: Path, allow_list: bool = False) -> dict[Any, Any] | list[Any]:
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise ConfigFileError(path, f"unknown config format {path.suffix!r}; use one of {_SUFFIXES}")
@@ -257,6 +306,9 @@ def _read(path: Path) -> dict[Any, Any]:
         raise ConfigFileError(path, f"nested deeper than {MAX_DEPTH} levels") from None
     if data is None:
         return {}
+    if allow_list and isinstance(data, list):
+        _check_depth(data, path)
+        return data
     if not isinstance(data, Mapping):
         raise ConfigFileError(path, f"the top level must be a mapping, not {type(data).__name__}")
     _check_depth(data, path)
@@ -309,7 +361,7 @@ def _read_text(path: Path) -> str:
         raise ConfigFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _check_depth(data: Mapping[Any, Any], path: Path) -> None:
+def _check_depth(data: Mapping[Any, Any] | list[Any], path: Path) -> None:
     """Refuse data nested deeper than MAX_DEPTH, or containing itself, wherever it came from
     (deep TOML tables, a .py config's lists): the merge and the hash recurse per level."""
     heights: dict[int, int] = {}  # id -> height of a container already measured; -1 while open
@@ -520,17 +572,24 @@ def _lists(value: Any) -> Any:
     return value
 
 
-def _write_json(data: dict[Any, Any], path: Path) -> str:
-    return json.dumps(_lists(data), indent=2, ensure_ascii=False, allow_nan=True) + "\n"
+def _write_json(data: dict[Any, Any], path: Path, **options: Any) -> str:
+    options = {"indent": 2, "ensure_ascii": False, "allow_nan": True, **options}
+    return json.dumps(_lists(data), **options) + "\n"
 
 
-def _write_yaml(data: dict[Any, Any], path: Path) -> str:
-    return yaml.safe_dump(_lists(data), sort_keys=False, allow_unicode=True)
+def _write_yaml(data: dict[Any, Any], path: Path, **options: Any) -> str:
+    if "Dumper" in options:
+        raise ConfigFileError(path, "YAML configs are written with the safe dumper only; leave out Dumper=")
+    options = {"sort_keys": False, "allow_unicode": True, **options}
+    text = yaml.safe_dump(_lists(data), **options)
+    if not isinstance(text, str):  # encoding= makes PyYAML return bytes
+        raise ConfigFileError(path, "YAML configs are written as UTF-8 text; leave out encoding=")
+    return text
 
 
-def _write_toml(data: dict[Any, Any], path: Path) -> str:
+def _write_toml(data: dict[Any, Any], path: Path, **options: Any) -> str:
     _refuse_none(data, path, "")
-    return toml.dumps(_lists(data))
+    return toml.dumps(_lists(data), **options)
 
 
 def _refuse_none(value: Any, path: Path, where: str) -> None:
@@ -544,11 +603,13 @@ def _refuse_none(value: Any, path: Path, where: str) -> None:
             _refuse_none(item, path, f"{where}[{index}]")
 
 
-def _write_xyz(data: dict[Any, Any], path: Path) -> str:
-    return xyz.dumps(data)
+def _write_xyz(data: dict[Any, Any], path: Path, *, format_dict: Mapping[str, Any] | None = None) -> str:
+    return xyz.dumps(data, format_dict=format_dict)
 
 
-def _write_python(data: dict[Any, Any], path: Path) -> str:
+def _write_python(data: dict[Any, Any], path: Path, **options: Any) -> str:
+    if options:
+        raise TypeError(f"a .py config is written without options, not {', '.join(sorted(options))}")
     lines = ["# Written by ato."]
     for key, value in data.items():
         if not (isinstance(key, str) and key.isidentifier()):
@@ -565,7 +626,7 @@ _READERS = {
     ".xyz": _read_xyz,
     ".py": _read_python,
 }
-_WRITERS = {
+_WRITERS: dict[str, Callable[..., str]] = {
     ".json": _write_json,
     ".yaml": _write_yaml,
     ".yml": _write_yaml,

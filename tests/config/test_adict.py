@@ -213,7 +213,7 @@ def test_omegaconf_dictconfig_converts() -> None:
 
 def test_repr_and_dir() -> None:
     config = ADict(lr=0.1)
-    assert repr(config) == "ADict({'lr': 0.1})"
+    assert repr(config) == str(config) == "{'lr': 0.1}"
     assert "lr" in dir(config)
 
 

@@ -100,7 +100,7 @@ if __name__ == '__main__':
 
 def test_seed_example_runs_and_is_recorded(tmp_path: Path) -> None:
     out = run_script(tmp_path, SEED).stdout.splitlines()
-    assert out[0].startswith("Best config: ADict(") and "'model': 'resnet101'" in out[0]
+    assert out[0].startswith("Best config: {") and "'model': 'resnet101'" in out[0]
     assert "'batch_size': 45" in out[0] and "'__num_halved__': 4" in out[0]
     assert out[1].startswith("Best metric: ")
     connection = sqlite3.connect(tmp_path / "experiments.db")

@@ -110,7 +110,7 @@ print(f"Model forward pass has {stats['static_trace_versions']} versions")
 def test_seed_sql_tracker_example_runs_unchanged(tmp_path: Path) -> None:
     first = run_script(tmp_path, SEED_TRACKER).stdout.splitlines()
     assert first[0] == "Run 1: resnet50 - completed"
-    assert first[1].startswith("Best config: ADict({'experiment'")
+    assert first[1].startswith("Best config: {'experiment'")
     assert first[2] == "Found 0 runs with similar config structure"
     assert first[3] == "Model forward pass has 0 versions"
     second = run_script(tmp_path, SEED_TRACKER).stdout.splitlines()
