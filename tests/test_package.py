@@ -51,7 +51,10 @@ def test_import_ato_loads_neither_numpy_nor_torch() -> None:
 SEED_PATHS = {
     "ato.adict": ("ato.config.adict", ["ADict"]),
     "ato.scope": ("ato.config.scope", ["Scope", "MultiScope", "parse_args_pythonic"]),
-    "ato.xyz": ("ato.config.xyz", ["dump", "dumps", "load", "loads", "read_value", "XYZSyntaxError"]),
+    "ato.xyz": ("ato.config.xyz", ["dump", "dumps", "load", "loads", "read_value", "XYZSyntaxError",
+                                   "convert_string_to_value"]),
+    "ato.utils": ("ato.config.xyz", ["convert_string_to_value"]),
+    "ato.db_routers.sql.schema": ("ato.projections.queries", ["Project", "Artifact", "Fingerprint"]),
     "ato.parser": ("ato.config.command_line", ["parse_command", "parse_value", "parse_backtick_string",
                                                "parse_bracketed_value"]),
     "ato.db_routers.sql.manager": ("ato.tracking.logger", ["SQLLogger", "AsyncSQLLogger"]),

@@ -72,6 +72,7 @@ __all__ = [
     "FORMAT_KEYS",
     "LineFormat",
     "XYZSyntaxError",
+    "convert_string_to_value",
     "dump",
     "dumps",
     "load",
@@ -296,6 +297,14 @@ def read_value(text: str) -> Any:
         return parse_value(text)
     except CLIArgumentError:
         return text
+
+
+def convert_string_to_value(value: Any) -> Any:
+    """ato 2.1.7's name (``ato.utils``/``ato.xyz``) for reading one value: a string is read as
+    :func:`read_value` reads it (``None``/``true``/``False`` in any case, ``42``, ``3.14``,
+    ``[Empty Sequence]``; also every other literal, ``-1`` or ``[1, 2]``, that 2.1.7 left as
+    text), as data, never evaluated; anything that is not a string comes back unchanged."""
+    return read_value(value) if isinstance(value, str) else value
 
 
 def write_value(value: Any) -> str:
