@@ -3,7 +3,9 @@
 Static traces are registered per process: every run started while a traced function is
 registered records its code fingerprint (for a trace id defined twice, the last definition).
 Runtime traces hash each call's result and hand the digest to every run in progress in this
-process; the decorated function returns its result unchanged.
+process; the decorated function returns its result unchanged. Where the result holds CUDA
+tensors, the digest handed over is a future (:func:`deferred_digest`): the call returns without
+waiting for the GPU, and the run's :class:`RuntimeRecord` waits for it when it is written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from ato.events.types import FingerprintKind, FingerprintRecorded
 from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment_fingerprint
-from ato.fingerprints.runtime import runtime_digest
+from ato.fingerprints.runtime import deferred_digest
 
 __all__ = ["fingerprint_events", "runtime_trace", "static_trace", "watch_runtime"]
 
@@ -28,7 +30,9 @@ _lock = threading.Lock()
 
 
 class RuntimeSink(Protocol):
-    def record_runtime(self, trace_id: str, digest: str) -> None: ...
+    def record_runtime(self, trace_id: str, digest: Any) -> None:
+        """Take one call's digest: a ``str``, or a :class:`deferred.Pending` one where the output
+        holds CUDA tensors (``runtime.Digest``; hand either to ``RuntimeRecord.add``)."""
 
 
 _sinks: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -59,7 +63,7 @@ def runtime_trace(
         def record(result: Any) -> Any:
             sinks = list(_sinks)
             if sinks:
-                digest = runtime_digest(inspect_fn(result) if inspect_fn is not None else result)
+                digest = deferred_digest(inspect_fn(result) if inspect_fn is not None else result)
                 for sink in sinks:
                     sink.record_runtime(name, digest)
             return result

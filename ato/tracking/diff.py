@@ -24,7 +24,7 @@ from ato.config.merge_trace import (
     same,
     snapshot_value,
 )
-from ato.fingerprints.runtime import first_divergence
+from ato.fingerprints.runtime import compare_runtime
 from ato.tracking.finder import Run, SQLFinder
 
 __all__ = ["RunDiff", "diff_runs"]
@@ -168,7 +168,7 @@ def _runtime_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str,
             "calls_b": right[1]["calls"] if right else 0,
         }
         if left and right:
-            entry["first_divergent_call"] = first_divergence(left[1]["digests"], right[1]["digests"])
+            entry.update(compare_runtime(left[1], right[1]))  # or "digest scheme changed"
         out.append(entry)
     return out
 
