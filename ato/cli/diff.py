@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
     parser = command(
-        "diff", "Explain why two runs differ: config, structure, code, runtime, environment, metrics.",
+        "diff", "Explain why two runs differ: config, structure, code, runtime, numerics, environment, metrics.",
         "ato diff 1 2            # why runs 1 and 2 differ, most likely cause first\n  ato diff 1 2 --json",
     )
     parser.add_argument("run_a", help="run id")
@@ -52,6 +52,11 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls)")
     if not report.runtime:
         print("runtime: same outputs")
+    for item in report.numerics:
+        print(f"numerics changed: {item['switch']} {item['a']} -> {item['b']} (may change results)")
+    if not report.numerics:
+        print("numerics: same switches" if report.numerics_recorded
+              else "numerics: not compared (only one run recorded torch's switches)")
     if report.environment:
         print(f"environment: {len(report.environment)} difference(s)")
         for item in report.environment:

@@ -1,9 +1,14 @@
-"""The environment fingerprint of a run, taken once per process when its first run starts.
+"""The environment fingerprint of a run, recorded when each run starts.
 
 Recorded: Python version and implementation, platform, every installed distribution and its
-version, numpy/torch/CUDA/cuDNN versions where the script has imported them (Ato never imports
-torch itself), environment variables that change numerics or determinism, and where the script
+version, numpy/torch/CUDA/cuDNN versions, the GPU models and the NVIDIA driver where the script
+has imported them (Ato never imports torch itself), torch's determinism and precision switches
+("numerics"), environment variables that change numerics or determinism, and where the script
 lives in a git work tree, its commit, whether it is dirty, and a hash of the uncommitted diff.
+
+What cannot change within a process (distributions, git state, the GPUs) is read once and cached;
+the switches and variables can (``torch.backends.cuda.matmul.allow_tf32 = True`` between two runs),
+so they are read again at every run's start.
 """
 
 from __future__ import annotations
@@ -14,44 +19,119 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RELEVANT_VARIABLES", "environment", "environment_fingerprint"]
+__all__ = ["NUMERICS_VARIABLES", "RELEVANT_VARIABLES", "environment", "environment_fingerprint", "numerics"]
 
-RELEVANT_VARIABLES = (
-    "PYTHONHASHSEED",
+# Variables that change what a computation returns (kernels, reduction order, TF32).
+NUMERICS_VARIABLES = (
     "CUBLAS_WORKSPACE_CONFIG",
-    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_TF32_OVERRIDE",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
-    "NVIDIA_TF32_OVERRIDE",
     "TF_DETERMINISTIC_OPS",
+)
+RELEVANT_VARIABLES = ("PYTHONHASHSEED", "CUDA_VISIBLE_DEVICES", *NUMERICS_VARIABLES)
+
+# torch's switches that change results, each read by the expression a user writes to set or read
+# it (the diff names it so). A switch this torch lacks is left out; one it refuses to read (torch
+# raises when the legacy TF32 flags and the new fp32_precision API were mixed) is recorded as None.
+_SWITCHES: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("torch.are_deterministic_algorithms_enabled()", lambda t: t.are_deterministic_algorithms_enabled()),
+    ("torch.is_deterministic_algorithms_warn_only_enabled()",
+     lambda t: t.is_deterministic_algorithms_warn_only_enabled()),
+    ("torch.utils.deterministic.fill_uninitialized_memory", lambda t: t.utils.deterministic.fill_uninitialized_memory),
+    ("torch.backends.cudnn.enabled", lambda t: t.backends.cudnn.enabled),
+    ("torch.backends.cudnn.deterministic", lambda t: t.backends.cudnn.deterministic),
+    ("torch.backends.cudnn.benchmark", lambda t: t.backends.cudnn.benchmark),
+    ("torch.backends.cudnn.allow_tf32", lambda t: t.backends.cudnn.allow_tf32),
+    ("torch.backends.cuda.matmul.allow_tf32", lambda t: t.backends.cuda.matmul.allow_tf32),
+    ("torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction",
+     lambda t: t.backends.cuda.matmul.allow_fp16_reduced_precision_reduction),
+    ("torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction",
+     lambda t: t.backends.cuda.matmul.allow_bf16_reduced_precision_reduction),
+    ("torch.backends.cuda.matmul.allow_fp16_accumulation", lambda t: t.backends.cuda.matmul.allow_fp16_accumulation),
+    ("torch.get_float32_matmul_precision()", lambda t: t.get_float32_matmul_precision()),
+    ("torch.backends.fp32_precision", lambda t: t.backends.fp32_precision),
+    ("torch.backends.cuda.matmul.fp32_precision", lambda t: t.backends.cuda.matmul.fp32_precision),
+    ("torch.backends.cudnn.conv.fp32_precision", lambda t: t.backends.cudnn.conv.fp32_precision),
+    ("torch.backends.cudnn.rnn.fp32_precision", lambda t: t.backends.cudnn.rnn.fp32_precision),
+    ("torch.backends.mkldnn.matmul.fp32_precision", lambda t: t.backends.mkldnn.matmul.fp32_precision),
+    ("torch.backends.mkldnn.conv.fp32_precision", lambda t: t.backends.mkldnn.conv.fp32_precision),
+    ("torch.backends.mkldnn.deterministic", lambda t: t.backends.mkldnn.deterministic),
+    ("torch.backends.cuda.flash_sdp_enabled()", lambda t: t.backends.cuda.flash_sdp_enabled()),
+    ("torch.backends.cuda.mem_efficient_sdp_enabled()", lambda t: t.backends.cuda.mem_efficient_sdp_enabled()),
+    ("torch.backends.cuda.math_sdp_enabled()", lambda t: t.backends.cuda.math_sdp_enabled()),
+    ("torch.backends.cuda.cudnn_sdp_enabled()", lambda t: t.backends.cuda.cudnn_sdp_enabled()),
+    ("torch.backends.cuda.fp16_bf16_reduction_math_sdp_allowed()",
+     lambda t: t.backends.cuda.fp16_bf16_reduction_math_sdp_allowed()),
+    ("torch.backends.cuda.preferred_linalg_library()", lambda t: t.backends.cuda.preferred_linalg_library()),
+    ("torch.backends.cuda.preferred_blas_library()", lambda t: t.backends.cuda.preferred_blas_library()),
+    ("torch.get_default_dtype()", lambda t: t.get_default_dtype()),
+    ("torch.get_num_threads()", lambda t: t.get_num_threads()),  # intra-op split: CPU reduction order
 )
 
 
-@functools.lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
-    """What this process runs on (cached: it does not change within a process)."""
+    """What this run runs on: the process's cached part, with the switches and variables read now."""
     return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "packages": _packages(),
+        **_process_environment(),
         "frameworks": _frameworks(),
+        "numerics": numerics(),
         "variables": {name: os.environ[name] for name in RELEVANT_VARIABLES if name in os.environ},
-        "git": _git_state(),
     }
+
+
+def _cache_clear() -> None:
+    """Forget the cached part (a benchmark measures a first run's cost with it)."""
+    _process_environment.cache_clear()
+    _torch_platform.cache_clear()
+
+
+environment.cache_clear = _cache_clear  # type: ignore[attr-defined]  # as when environment() was an lru_cache
 
 
 def environment_fingerprint() -> tuple[str, dict[str, Any]]:
     """``(sha256, detail)`` of :func:`environment`."""
     text = json.dumps(environment(), sort_keys=True, default=str)  # e.g. torch's TorchVersion
     return hashlib.sha256(text.encode()).hexdigest(), json.loads(text)
+
+
+def numerics() -> dict[str, Any]:
+    """torch's determinism and precision switches as they are now; empty where the script has
+    not imported torch (Ato never imports it)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not hasattr(torch, "backends"):  # absent, or half-imported
+        return {}
+    found: dict[str, Any] = {}
+    for name, read in _SWITCHES:
+        try:
+            value = read(torch)
+        except AttributeError:
+            continue  # not in this torch
+        except Exception:  # torch refuses to read it (mixed legacy and new TF32 APIs)
+            value = None
+        found[name] = value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _process_environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": _packages(),
+        "git": _git_state(),
+    }
 
 
 def _packages() -> dict[str, str]:
@@ -66,20 +146,46 @@ def _packages() -> dict[str, str]:
 def _frameworks() -> dict[str, Any]:
     found: dict[str, Any] = {}
     numpy = sys.modules.get("numpy")
-    if numpy is not None:
+    if numpy is not None and hasattr(numpy, "__version__"):
         found["numpy"] = numpy.__version__
     torch = sys.modules.get("torch")
-    if torch is not None:
-        found["torch"] = str(torch.__version__)
-        found["cuda"] = getattr(torch.version, "cuda", None)
-        try:
-            found["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-            found["cuda_available"] = torch.cuda.is_available()
-            if found["cuda_available"]:
-                found["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        except Exception as exc:  # a broken CUDA setup is itself worth recording
-            found["cuda_error"] = f"{type(exc).__name__}: {exc}"
+    if torch is not None and hasattr(torch, "version"):
+        found.update(_torch_platform(torch))
     return found
+
+
+@functools.lru_cache(maxsize=1)
+def _torch_platform(torch: Any) -> dict[str, Any]:
+    """torch's build, the GPUs and the driver: fixed for the process once torch is imported."""
+    found: dict[str, Any] = {"torch": str(torch.__version__), "cuda": getattr(torch.version, "cuda", None)}
+    try:
+        found["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        found["cuda_available"] = torch.cuda.is_available()
+        if found["cuda_available"]:
+            count = torch.cuda.device_count()
+            found["gpus"] = [torch.cuda.get_device_name(i) for i in range(count)]
+            found["gpu_capabilities"] = [".".join(map(str, torch.cuda.get_device_capability(i))) for i in range(count)]
+            found["gpu_driver"] = _nvidia_driver()
+    except Exception as exc:  # a broken CUDA setup is itself worth recording
+        found["cuda_error"] = f"{type(exc).__name__}: {exc}"
+    return found
+
+
+def _nvidia_driver() -> str | None:
+    """The NVIDIA kernel driver's version (None on other GPUs, or where it cannot be read)."""
+    try:
+        text = Path("/proc/driver/nvidia/version").read_text()
+        match = re.search(r"Kernel Module(?: for \S+)?\s+(\d[\d.]*)", text)
+        if match:
+            return match.group(1)
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out[0] if out else None
 
 
 def _git_state() -> dict[str, Any] | None:

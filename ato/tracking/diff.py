@@ -4,11 +4,16 @@
 2. the structural hash;
 3. code fingerprints per trace id (and which part: the function itself, or a helper it calls);
 4. runtime fingerprints per trace id, with the first call at which the outputs diverged;
-5. the environment: Python, platform, package versions, frameworks, variables, git state;
-6. for each metric both runs logged, the first step at which the values differ.
+5. numerics: torch's determinism and precision switches (TF32, cuDNN benchmark, deterministic
+   algorithms, ...) and the variables that change results (``CUBLAS_WORKSPACE_CONFIG``), each
+   named as a likely cause of differing results;
+6. the rest of the environment: Python, platform, package versions, frameworks (GPUs, driver,
+   CUDA and cuDNN), other variables, git state;
+7. for each metric both runs logged, the first step at which the values differ.
 
 When only the metrics differ, the answer says so: the code, config and environment were the
-same, which points at non-determinism (seeds, data order, nondeterministic kernels).
+same, which points at non-determinism (seeds, data order, nondeterministic kernels). Runs
+recorded before Ato kept the numerics switches compare on what both recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ato.config.merge_trace import (
     same,
     snapshot_value,
 )
+from ato.fingerprints.environment import NUMERICS_VARIABLES
 from ato.fingerprints.runtime import compare_runtime
 from ato.tracking.finder import Run, SQLFinder
 
@@ -42,16 +48,21 @@ class RunDiff:
     structure: dict[str, str] | None = None
     code: list[dict[str, Any]] = field(default_factory=list)
     runtime: list[dict[str, Any]] = field(default_factory=list)
+    numerics: list[dict[str, Any]] = field(default_factory=list)
     environment: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    numerics_recorded: bool = False  # the switches were compared (see _numerics_differences)
 
     @property
     def causes(self) -> bool:
         """Whether anything other than the metrics differs."""
-        return bool(self.config or self.structure or self.code or self.runtime or self.environment)
+        return bool(self.config or self.structure or self.code or self.runtime or self.numerics or self.environment)
 
     @property
     def verdict(self) -> str:
+        if self.numerics and not (self.config or self.structure or self.code):
+            return ("differences found: config and code are the same, but numerics switches changed; "
+                    "they are the likely cause of differing outputs and metrics")
         if self.causes:
             return "differences found; the first sections are the likeliest causes"
         if any(m["first_difference"] is not None for m in self.metrics):
@@ -69,6 +80,8 @@ class RunDiff:
             "structure": self.structure,
             "code": self.code,
             "runtime": self.runtime,
+            "numerics": self.numerics,
+            "numerics_recorded": self.numerics_recorded,
             "environment": self.environment,
             "metrics": self.metrics,
             "verdict": self.verdict,
@@ -86,6 +99,7 @@ def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
     prints = (_fingerprints(finder, a), _fingerprints(finder, b))
     result.code = _code_differences(*prints)
     result.runtime = _runtime_differences(*prints)
+    result.numerics, result.numerics_recorded = _numerics_differences(*prints)
     result.environment = _environment_differences(*prints)
     for key in sorted(set(a.metric_summaries) & set(b.metric_summaries)):
         series = (finder.get_metrics(a.id, key), finder.get_metrics(b.id, key))
@@ -173,9 +187,34 @@ def _runtime_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str,
     return out
 
 
+def _environment_detail(prints: dict[Any, Any]) -> dict[str, Any]:
+    return prints.get(("environment", "environment"), (None, {}))[1]
+
+
+def _numerics_differences(a: dict[Any, Any], b: dict[Any, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Changed numerics switches and variables, and whether the switches were compared (both runs
+    recorded them, or neither imported torch).
+
+    A switch one run lacks (recorded before Ato kept them, without torch, or by a torch without
+    that switch) is not compared: the torch version, if it differs, is in the environment section."""
+    left, right = _environment_detail(a), _environment_detail(b)
+    switches_a, switches_b = left.get("numerics"), right.get("numerics")
+    recorded = False
+    out = []
+    if isinstance(switches_a, dict) and isinstance(switches_b, dict) and bool(switches_a) == bool(switches_b):
+        recorded = True
+        for name in sorted(set(switches_a) & set(switches_b)):
+            if switches_a[name] != switches_b[name]:
+                out.append({"switch": name, "a": switches_a[name], "b": switches_b[name]})
+    variables_a, variables_b = left.get("variables") or {}, right.get("variables") or {}
+    for name in NUMERICS_VARIABLES:
+        if variables_a.get(name) != variables_b.get(name):
+            out.append({"switch": f"${name}", "a": variables_a.get(name), "b": variables_b.get(name)})
+    return out, recorded
+
+
 def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
-    left = a.get(("environment", "environment"), (None, {}))[1]
-    right = b.get(("environment", "environment"), (None, {}))[1]
+    left, right = _environment_detail(a), _environment_detail(b)
     out = []
     for field_name in ("python", "implementation", "platform", "machine"):
         if left.get(field_name) != right.get(field_name):
@@ -183,6 +222,8 @@ def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[
     for section in ("packages", "frameworks", "variables"):
         values_a, values_b = left.get(section) or {}, right.get(section) or {}
         for name in sorted(set(values_a) | set(values_b)):
+            if section == "variables" and name in NUMERICS_VARIABLES:
+                continue  # in the numerics section
             if values_a.get(name) != values_b.get(name):
                 out.append({"what": f"{section[:-1] if section != 'variables' else 'variable'} {name}",
                             "a": values_a.get(name), "b": values_b.get(name)})
