@@ -54,7 +54,7 @@ from ato.events.types import (
     new_event_id,
 )
 from ato.events.values import INT64_MIN, encode_value
-from ato.fingerprints.runtime import RuntimeRecord
+from ato.fingerprints.runtime import Digest, RuntimeRecord, settle
 from ato.fingerprints.tracing import fingerprint_events, watch_runtime
 from ato.projections.maintenance import open_store
 from ato.projections.queries import Project, Queries, Run
@@ -199,7 +199,7 @@ class LoggerCore:
         loop.spawn(self.writer, self._writer)
         return run_id
 
-    def record_runtime(self, trace_id: str, digest: str) -> None:
+    def record_runtime(self, trace_id: str, digest: Digest) -> None:
         """Called by ``@runtime_trace`` functions (any thread) while this run is in progress."""
         record = self._runtime.get(trace_id)
         if record is None:
@@ -403,6 +403,7 @@ class LoggerCore:
         )
         await self._stop_writer()
         watch_runtime(self, False)
+        await self._settle_runtime()
         await self._write([*self._runtime_events(), ending])
         self._runtime = {}  # only once written: a finish retried after a failure records them still
         self.state = LoggerState.IDLE
@@ -418,6 +419,7 @@ class LoggerCore:
                     self.state = LoggerState.FINISHING
                 await self._stop_writer()
                 watch_runtime(self, False)
+                await self._settle_runtime()
                 await self._write(self._runtime_events())
                 self._runtime = {}
             await self._close_store()
@@ -442,6 +444,13 @@ class LoggerCore:
         control.wake.set()
         with anyio.move_on_after(5):  # a flush stuck behind a lock must not hang finish()
             await control.stopped.wait()
+
+    async def _settle_runtime(self) -> None:
+        """Wait, off the loop's thread, for the digests of traced GPU outputs still being copied
+        and hashed (:mod:`ato.fingerprints.deferred`): the run's record is complete when it ends."""
+        records = list(self._runtime.values())
+        if any(record.pending for record in records):
+            await anyio.to_thread.run_sync(settle, records)
 
     def _runtime_events(self) -> list[Event]:
         records = dict(self._runtime)
