@@ -82,7 +82,11 @@ class AppendOnlyError(DatabaseError):
 
 
 class UnknownRunError(AtoError, LookupError):
-    """No run with that id in this database."""
+    """No run with that id in this database (``missing``), or a uid prefix that several match."""
+
+    def __init__(self, message: str, *, missing: bool = True) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 class QueryError(AtoError, ValueError):

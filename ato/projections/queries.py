@@ -519,8 +519,17 @@ class Queries:
             runs = await self.runs("e.id = ?", (number,)) if 0 < number < 2**63 else []
         if len(runs) != 1:
             problem = "no run" if not runs else f"{len(runs)} runs match"
-            raise UnknownRunError(f"{problem} {str(run_id)[:40]!r} in {self.path}")
+            raise UnknownRunError(f"{problem} {str(run_id)[:40]!r} in {self.path}", missing=not runs)
         return runs[0]
+
+    async def run_or_none(self, run_id: int | str) -> Run | None:
+        """:meth:`find_run`, with None where no run matches (an ambiguous prefix still raises)."""
+        try:
+            return await self.find_run(run_id)
+        except UnknownRunError as exc:
+            if exc.missing:
+                return None
+            raise
 
     async def runs_in_project(self, project_name: str) -> list[Run]:
         return await self.runs("p.name = ?", (project_name,))

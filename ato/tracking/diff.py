@@ -90,7 +90,7 @@ class RunDiff:
 
 def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
     """Compare runs ``a_id`` and ``b_id`` of the finder's database."""
-    a, b = finder.find_run(a_id), finder.find_run(b_id)
+    a, b = finder.get_run(a_id), finder.get_run(b_id)
     result = RunDiff(a, b)
     traces = (_traces(finder, a), _traces(finder, b))
     result.config = _config_differences(a, b, traces)

@@ -206,8 +206,13 @@ class SQLFinder(_FinderFacade):
         """Every project, oldest first."""
         return self._ask(Queries.projects)
 
-    def find_run(self, run_id: int | str) -> Run:
-        """A run by id, or by a unique prefix of its global uid."""
+    def find_run(self, run_id: int | str) -> Run | None:
+        """A run by id, or by a unique prefix of its global uid; None if there is none (as in
+        ato 2.1.7). A prefix that several runs share raises :class:`UnknownRunError`."""
+        return self._ask(Queries.run_or_none, run_id)
+
+    def get_run(self, run_id: int | str) -> Run:
+        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database) if there is none."""
         return self._ask(Queries.find_run, run_id)
 
     def get_runs_in_project(self, project_name: str) -> list[Run]:
@@ -275,8 +280,13 @@ class AsyncSQLFinder(_FinderFacade):
         """Every project, oldest first."""
         return await self._ask(Queries.projects)
 
-    async def find_run(self, run_id: int | str) -> Run:
-        """A run by id, or by a unique prefix of its global uid."""
+    async def find_run(self, run_id: int | str) -> Run | None:
+        """A run by id, or by a unique prefix of its global uid; None if there is none (as in
+        ato 2.1.7). A prefix that several runs share raises :class:`UnknownRunError`."""
+        return await self._ask(Queries.run_or_none, run_id)
+
+    async def get_run(self, run_id: int | str) -> Run:
+        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database) if there is none."""
         return await self._ask(Queries.find_run, run_id)
 
     async def get_runs_in_project(self, project_name: str) -> list[Run]:

@@ -77,7 +77,7 @@ class MergeReplay:
 def replay_merges(finder: SQLFinder, run: int | str, key: str | None = None) -> MergeReplay:
     """The merge audit of ``run``: applying order, each final key's chain (only ``key`` and what
     is below it, if given), and exactness."""
-    found = finder.find_run(run)
+    found = finder.get_run(run)
     recorded = finder.get_run_events(found.id)
     traces = [MergeTrace.from_events(events) for events in recorded.scopes.values()]
     return MergeReplay(found, [_scope_replay(trace, key) for trace in traces])

@@ -92,7 +92,7 @@ def test_a_newer_versions_event_at_the_end_is_only_skipped(tmp_path: Path) -> No
     ("call", "message"),
     [
         (lambda finder: finder.find_run(None), "a run is named by its id (int) or a prefix of its uid (str), not NoneType"),
-        (lambda finder: finder.find_run("9" * 5000), "no run '9999999999"),
+        (lambda finder: finder.get_run("9" * 5000), "no run '9999999999"),
         (lambda finder: finder.get_runs_in_project(10**30), "is beyond 64 bits"),
         (lambda finder: finder.get_runs_in_project("\ud800"), "is not valid text"),
         (lambda finder: finder.find_best_run("proj", "loss", mode="x"), "mode must be 'max' or 'min', not 'x'"),

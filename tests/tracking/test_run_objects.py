@@ -284,3 +284,20 @@ def test_an_imported_run_reads_as_ato_2_1_7_gave_it(tmp_path: Path, tmp_path_fac
     assert run.end_time.isoformat() == expected["end_time"]
     assert [[m.key, m.value, m.step] for m in run.metrics] == expected["metrics"]
     assert [[a.path, a.data_type, a.data_info] for a in run.artifacts] == expected["artifacts"]
+
+
+def test_find_run_of_an_unknown_id_is_none_as_in_2_1_7_and_get_run_says_why(config: ADict, db: Path) -> None:
+    from ato.errors import UnknownRunError
+
+    first = _log(config, points=1)
+    second = _log(config, points=1)
+    with SQLFinder(config) as finder:
+        assert finder.find_run(999) is None and finder.find_run("ffff") is None
+        with pytest.raises(UnknownRunError, match=f"no run 999 in {db}|no run '999' in {db}"):
+            finder.get_run(999)
+        assert finder.get_run(first).id == first == finder.find_run(first).id
+        uids = [finder.get_run(run_id).uid for run_id in (first, second)]
+        shared = next(i for i in range(32) if uids[0][i] != uids[1][i])
+        if shared:  # a prefix both runs share is ambiguous: an error, never a silent None
+            with pytest.raises(UnknownRunError, match="2 runs match"):
+                finder.find_run(uids[0][:shared])
