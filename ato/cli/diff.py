@@ -48,7 +48,7 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         print("code: same fingerprints")
     for item in report.runtime:
         where = item.get("first_divergent_call")
-        at = f"first diverged at call {where}" if where is not None else "recorded in only one run"
+        at = item.get("note") or (f"first diverged at call {where}" if where is not None else "recorded in only one run")
         print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls)")
     if not report.runtime:
         print("runtime: same outputs")
