@@ -126,7 +126,8 @@ def test_deferred_digests_are_bit_identical_to_the_host_digest(on_cpu: None) -> 
         digests = [deferred_digest(value) for value in values]
     assert [_resolve(d) for d in digests] == expected
     assert sum(isinstance(d, Pending) for d in digests) == len(values) - 1  # all but the empty tensor
-    assert deferred.caller_waits() > 0  # the tensor larger than the ring waited for room
+    # The tensors three times the ring's size went through it piece by piece; whether the caller
+    # had to wait for room depends on how fast the workers drained it, so that is not asserted.
 
 
 def test_a_tensor_and_its_copy_digest_alike_and_differ_from_other_values(on_cpu: None) -> None:
