@@ -62,7 +62,7 @@ from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
 from ato.tracking.finder import FinderCore, RunReader
-from ato.tracking.tensors import is_tensor, keep, read_back
+from ato.tracking.tensors import Kept, metric_value, read_back
 from ato.tracking.validation import (
     INT64_MAX,
     check_event,
@@ -71,7 +71,6 @@ from ato.tracking.validation import (
     check_step,
     check_tags,
     check_text,
-    check_value,
     plain_metadata,
 )
 
@@ -148,8 +147,8 @@ class LoggerCore:
             key = self._new_key(key, value, step)
         kept = False
         if type(value) is not float:
-            kept = is_tensor(value)  # kept on its device: no host sync here (ato.tracking.tensors)
-            value = keep(key, value, step) if kept else check_value(key, value, step)
+            value = metric_value(key, value, step)  # a GPU tensor stays on its device (tensors.py)
+            kept = type(value) is Kept
         at = time.time()
         lock = self._buffer_lock
         lock.acquire()  # cheaper than `with` on the hot path; released in every branch below
@@ -293,11 +292,10 @@ class LoggerCore:
                 kept, self._kept = self._kept, False
             pending = list(events)
             try:
+                if kept:  # tensors: one batched read-back per flush, off the loop's thread
+                    batch, kept = await self._read_back(batch), False
                 if batch:
                     keys, steps, values, times = zip(*batch)
-                    if kept:  # tensors: one batched read-back per flush, off the loop's thread
-                        values = tuple(await anyio.to_thread.run_sync(read_back, values))
-                        batch, kept = list(zip(keys, steps, values, times)), False
                     points = MetricsLogged(
                         run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
                     )
@@ -309,6 +307,16 @@ class LoggerCore:
                     self.points[0:0] = batch  # before anything logged meanwhile: order kept
                     self._kept = self._kept or kept
                 raise
+
+    async def _read_back(self, batch: list[tuple[str, int, Any, float]]) -> list[tuple[str, int, Any, float]]:
+        """The batch with its tensors read back as floats; a point whose tensor cannot be read is
+        left out, with a warning that names it (the others are still written)."""
+        values, failed = await anyio.to_thread.run_sync(read_back, [point[2] for point in batch])
+        for index, why in failed.items():
+            key, step = batch[index][0], batch[index][1]
+            warnings.warn(f"ato: metric {key!r} at step {step}: its tensor could not be read back ({why}); "
+                          "that point is not recorded", RuntimeWarning, stacklevel=2)
+        return [(key, step, value, at) for (key, step, _, at), value in zip(batch, values) if value is not None]
 
     async def record(self, *events: Event) -> None:
         """Append events of the running run (after the buffered points, to keep the order)."""

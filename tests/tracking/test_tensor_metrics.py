@@ -1,7 +1,8 @@
 """log_metric(tensor): kept on its device, read back once per flush, exact, never lost.
 
-CI has no GPU: these run the same code with CPU tensors (the CUDA-only part, waiting for the
-caller's streams and copying into pinned memory, is measured by bench/gpu_loop.py).
+CI has no GPU: these send CPU tensors down the same path (``IMMEDIATE_DEVICES`` emptied); the
+CUDA-only part, waiting for the caller's streams and copying into pinned memory, is checked by
+tests/tracking/test_cuda.py where a GPU is present and measured by bench/gpu_loop.py.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ from hypothesis import strategies as st
 from ato.config.adict import ADict
 from ato.db_routers.sql.manager import SQLFinder, SQLLogger
 from ato.errors import MetricValueError
+from ato.tracking import tensors
 from tests.conftest import run_script
 
 torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True)
+def cpu_tensors_take_the_gpu_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tensors, "IMMEDIATE_DEVICES", set())
 
 
 def _bits(values: list[float]) -> list[bytes]:
@@ -142,7 +149,9 @@ def test_tensors_waiting_at_exit_are_read_back_and_written(tmp_path: Path) -> No
         import torch
         from ato.adict import ADict
         from ato.db_routers.sql.manager import SQLLogger
+        from ato.tracking import tensors
 
+        tensors.IMMEDIATE_DEVICES.clear()  # the GPU path, with CPU tensors
         logger = SQLLogger(ADict(experiment=ADict(project_name='p', sql=ADict(db_path={str(tmp_path / 'e.db')!r}))),
                            flush_interval=3600)
         logger.run()
@@ -171,3 +180,42 @@ def test_ato_does_not_import_torch_for_numbers(tmp_path: Path) -> None:
     """)
     assert result.stdout.strip() == "False"
     assert "torch" in sys.modules  # this test process has it; the script above did not load it
+
+
+def test_a_tensor_that_cannot_be_read_back_is_reported_and_the_rest_is_written(config: ADict) -> None:
+    from torch.func import vmap
+
+    with SQLLogger(config, flush_interval=3600) as logger:
+        logger.run()
+        logger.log_metric("ok", 1.0)
+        vmap(lambda x: logger.log_metric("inside_vmap", x.sum()) or x)(torch.ones(2, 1))  # escapes vmap
+        logger.log_metric("ok", torch.tensor(2.0))
+        with pytest.warns(RuntimeWarning, match="metric 'inside_vmap' at step 0: its tensor could not be read back"):
+            logger.flush()
+        logger.log_metric("ok", 3.0)
+    with SQLFinder(config) as finder:
+        assert finder.get_metrics(1, "ok") == [(0, 1.0), (1, 2.0), (2, 3.0)]
+        assert finder.find_run(1).status == "completed"
+
+
+def test_unusual_tensors_are_read_at_once_and_cpu_tensors_by_default(config: ADict, monkeypatch: pytest.MonkeyPatch) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch deprecates quantized tensors
+        quantized = torch.quantize_per_tensor(torch.tensor(1.0), 0.1, 0, torch.quint8)
+    sparse = torch.tensor([2.0]).to_sparse()
+    with SQLLogger(config) as logger:
+        logger.run()
+        logger.log_metric("q", quantized)
+        logger.log_metric("s", sparse)
+        assert [type(point[2]) for point in logger._core.points] == [float, float]
+        monkeypatch.setattr(tensors, "IMMEDIATE_DEVICES", {"cpu"})
+        logger.log_metric("cpu", torch.tensor(0.5, requires_grad=True) * 1)  # no autograd warning either
+        assert type(logger._core.points[-1][2]) is float
+    assert _stored(config, "q") == [(0, 1.0)] and _stored(config, "s") == [(0, 2.0)]
+
+
+def test_a_bad_step_with_a_tensor_value_names_the_tensor_readably(config: ADict) -> None:
+    with SQLLogger(config) as logger:
+        logger.run()
+        with pytest.raises(MetricValueError, match=r"step must be an integer, got str 'x' \(value <a torch.float32 tensor on cpu>\)"):
+            logger.log_metric("loss", torch.tensor(1.0), step="x")
