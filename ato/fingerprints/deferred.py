@@ -13,6 +13,9 @@ is planned on the caller's thread and computed here:
   for the same values (:func:`chunk_digests` defines the chunks, the same on both).
 
 When the ring is full the caller waits for the worker (backpressure: pinned memory stays bounded).
+No wait is unbounded: a caller waiting for room, or for a digest, checks every :data:`POLL` seconds
+that the threads are still there; if they are gone, the digests in flight resolve as failed (an
+error digest, with a message), and later calls hash on their own thread.
 :data:`DEVICES` names the device types that take this path (``cuda``); :func:`configure` adds
 ``cpu`` in tests, so the same code runs without a GPU. Ato imports torch here only when handed a
 tensor. The threads are daemons of our own (not ``concurrent.futures``' executor, which refuses
@@ -26,6 +29,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +40,7 @@ __all__ = ["CHUNK", "DEVICES", "Pending", "Target", "caller_waits", "chunk_diges
 CHUNK = 1 << 18  # bytes per chunk digest: part of the digest's definition (scheme 2), never change
 PIECE = 1 << 22  # bytes per device-to-host copy and per hashing task (a multiple of CHUNK)
 RING = 1 << 27  # pinned host bytes for copies in flight
+POLL = 1.0  # seconds between checks, while waiting, that the worker and hashing threads still run
 DEVICES: frozenset[str] = frozenset({"cuda"})
 
 _lock = threading.Lock()
@@ -49,13 +54,14 @@ class Pending:
     """A result another thread is computing: a digest, or a piece's chunk digests. Lighter than
     :class:`concurrent.futures.Future` (no lock of its own): one is made per traced call."""
 
-    __slots__ = ("_done", "_value", "_error", "_callbacks")
+    __slots__ = ("_done", "_value", "_error", "_callbacks", "_owner")
 
-    def __init__(self) -> None:
+    def __init__(self, owner: _Pipeline | None = None) -> None:
         self._done = False
         self._value: Any = None
         self._error: BaseException | None = None
         self._callbacks: list[Callable[[Pending], None]] | None = None
+        self._owner = owner  # the pipeline computing it: checked, while waiting, to be still running
 
     def done(self) -> bool:
         return self._done
@@ -63,9 +69,16 @@ class Pending:
     def result(self, timeout: float | None = None) -> Any:
         """The result, once there (raises :class:`TimeoutError` if ``timeout`` seconds pass first)."""
         if not self._done:
-            with _finished:
-                if not _finished.wait_for(self.done, timeout):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = POLL if deadline is None else min(POLL, max(0.0, deadline - time.monotonic()))
+                with _finished:
+                    if _finished.wait_for(self.done, left):
+                        break
+                if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("the digest is still being computed")
+                if self._owner is not None:
+                    self._owner.check()  # its threads are gone: it resolves (as failed), no endless wait
         if self._error is not None:
             raise self._error
         return self._value
@@ -86,8 +99,10 @@ class Pending:
             callbacks, self._callbacks = self._callbacks, None
             _finished.notify_all()
         for fn in callbacks or ():
-            fn(self)
-
+            try:
+                fn(self)
+            except Exception as exc:  # one callback's failure neither stops the others nor the thread
+                print(f"ato: a runtime fingerprint callback failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def hash_chunks(data: Any) -> bytes:
@@ -125,6 +140,7 @@ def configure(
         if devices is not None:
             DEVICES = frozenset(devices)
     if old is not None:
+        old.stopping = True
         old.items.put(None)  # the worker stops once it has taken what was queued before
 
 
@@ -169,7 +185,8 @@ class Target:
         self.lock = threading.Lock()
         self.closed = self.finished = False
         self.error: BaseException | None = None
-        self.future = Pending()
+        self.future = Pending(pipeline)
+        pipeline.open.add(self)
 
     # -- the caller's thread ----------------------------------------------------------------------
     def update(self, data: Any) -> None:
@@ -184,18 +201,18 @@ class Target:
     def later(self, futures: list[Pending], make: Callable[[], bytes]) -> None:
         """Feed ``make()`` once every one of ``futures`` (digests ``make`` reads) is known."""
         self._flush()
-        self.pipeline.items.put(_Later(self, futures, make))
+        self.pipeline.put(_Later(self, futures, make))
 
     def close(self) -> Pending:
         self._flush()
-        self.pipeline.items.put(_Close(self))
+        self.pipeline.put(_Close(self))
         return self.future
 
     def _flush(self) -> None:
         if self.buffer:
             data = b"".join(self.buffer)
             self.buffer.clear()
-            self.pipeline.items.put(_Bytes(self, data))
+            self.pipeline.put(_Bytes(self, data))
 
     # -- the worker and the hashing threads -------------------------------------------------------
     def push(self, part: Any) -> None:
@@ -224,9 +241,10 @@ class Target:
             if not self.closed or parts or self.finished:
                 return
             self.finished = True
+            self.pipeline.open.discard(self)
             error = self.error
             digest = self.hasher.hexdigest() if error is None else _error_digest(error)
-        if error is not None:
+        if isinstance(error, Exception):  # (an interrupt was raised to the caller already)
             print(f"ato: a runtime fingerprint could not be computed: {type(error).__name__}: {error}",
                   file=sys.stderr)
         self.future.set_result(digest)
@@ -421,7 +439,16 @@ class _Pipeline:
         self.piece = piece_bytes
         self.ring = _Ring(ring_bytes)  # here, where a failure (no pinned memory) is caught
         self.waits = 0
-        threading.Thread(target=self._work, name="ato-fingerprints", daemon=True).start()
+        self.open: set[Target] = set()  # digests not resolved yet: failed if the threads are gone
+        self.stopping = False  # told to stop (configure): its worker ends once the queue is done
+        self.dead: BaseException | None = None  # its threads are gone: items fail as they come
+        self.worker = threading.Thread(target=self._work, name="ato-fingerprints", daemon=True)
+        self.worker.start()
+
+    def put(self, item: Any) -> None:
+        self.items.put(item)
+        if self.dead is not None:
+            self._fail_queued(self.dead)
 
     def copy(self, target: Target, flat: Any) -> None:
         """Copy ``flat`` into the ring, piece by piece, each followed by an event (caller's thread)."""
@@ -436,20 +463,108 @@ class _Pipeline:
         for start in range(0, size, piece):
             end = min(size, start + piece)
             source = flat if end - start == size else flat[start:end]
-            with self.cond:
-                ring = self.ring
-                region = ring.reserve(end - start)
-                while region is None:
-                    self.waits += 1
-                    self.cond.wait()
-                    region = ring.reserve(end - start)
-                ring.tensor[region[0] : region[0] + end - start].copy_(source, non_blocking=True)
-                event = None
-                if event_type is not None:
-                    event = event_type(blocking=True)  # the worker sleeps, not spins, waiting on it
-                    event.record(stream)
-                # put under the lock: the worker takes pieces in the order the ring gave them out
-                self.items.put(_Copy(target, self, region, end - start, event, chunked, start == 0, end == size))
+            try:
+                with self.cond:
+                    ring = self.ring
+                    region = self._room(end - start)
+                    if region is not None:
+                        copied = False
+                        try:
+                            ring.tensor[region[0] : region[0] + end - start].copy_(source, non_blocking=True)
+                            copied = True
+                            event = None
+                            if event_type is not None:
+                                event = event_type(blocking=True)  # the worker sleeps, not spins, on it
+                                event.record(stream)
+                            # put under the lock: the worker takes pieces in the order the ring gave them
+                            self.items.put(_Copy(target, self, region, end - start, event, chunked,
+                                                 start == 0, end == size))
+                        except BaseException:  # a CUDA error, a KeyboardInterrupt: give the room back
+                            if copied and stream is not None:
+                                try:
+                                    stream.synchronize()  # the copy may still be writing into the room
+                                except BaseException:
+                                    pass
+                            ring.give_back(region)
+                            self.cond.notify_all()
+                            raise
+            except BaseException as exc:
+                target.fail(exc)  # (not under cond: a worker feeding this target takes cond to free)
+                raise
+            if region is None:  # the threads that give room back are gone
+                self.abort(self._gone() or RuntimeError("the runtime fingerprint threads stopped"))
+                target.fail(self.dead or RuntimeError())
+                return
+            if self.dead is not None:
+                self._fail_queued(self.dead)
+
+    def _room(self, size: int) -> list[Any] | None:
+        """A region of ``size`` bytes, waiting for the worker while the ring is full (under
+        ``cond``); None if the threads that give room back are gone."""
+        region = self.ring.reserve(size)
+        if region is None:
+            self.waits += 1
+        while region is None:
+            if self.dead is not None or (not self.cond.wait(POLL) and self._gone() is not None):
+                return None
+            region = self.ring.reserve(size)
+        return region
+
+    def _gone(self) -> BaseException | None:
+        """Why this pipeline's work can no longer finish: its worker, or every hashing thread,
+        is gone (never, unless something kills them); None while it can."""
+        if self.dead is not None:
+            return self.dead
+        if self.stopping:
+            return None
+        if not self.worker.is_alive():
+            return RuntimeError("the runtime fingerprint worker thread stopped")
+        pool = _pool
+        if pool is not None and pool.threads and not any(thread.is_alive() for thread in pool.threads):
+            return RuntimeError("the runtime fingerprint hashing threads stopped")
+        return None
+
+    def check(self) -> None:
+        """Fail what is in flight if its threads are gone: a wait then ends instead of hanging."""
+        reason = self._gone()
+        if reason is not None:
+            self.abort(reason)
+
+    def abort(self, exc: BaseException) -> None:
+        """The threads are gone: every digest in flight resolves as failed; later calls hash on
+        the caller's thread (a new pipeline is not tried again in this process)."""
+        global _pipeline, _broken
+        with _lock:
+            if self.dead is not None:
+                return
+            self.dead = exc
+            if _pipeline is self:
+                _pipeline, _broken = None, True
+        print(f"ato: {exc}: {len(self.open)} runtime fingerprint(s) in flight are recorded as failed; "
+              f"later ones are computed on the caller's thread", file=sys.stderr)
+        self._fail_queued(exc)
+        for target in list(self.open):
+            with target.lock:
+                target.closed = True  # its close() may never reach a worker now
+            target.fail(exc)
+        with self.cond:
+            self.cond.notify_all()  # callers waiting for room give up
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        """Take what no worker will: give back its room, fail its digest (on a dead pipeline)."""
+        while True:
+            try:
+                item = self.items.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                continue
+            try:
+                item.abandon()
+                item.target.fail(exc)
+            except BaseException as error:
+                print(f"ato: a runtime fingerprint could not be given up: {type(error).__name__}: {error}",
+                      file=sys.stderr)
 
     def free(self, region: list[Any]) -> None:
         with self.cond:
@@ -465,8 +580,12 @@ class _Pipeline:
             try:
                 item.run()
             except BaseException as exc:  # a CUDA error, say: this digest fails, the others go on
-                item.abandon()
-                item.target.fail(exc)
+                try:
+                    item.abandon()
+                    item.target.fail(exc)
+                except BaseException as error:  # the worker goes on whatever happens
+                    print(f"ato: a runtime fingerprint could not be given up: {type(error).__name__}: {error}",
+                          file=sys.stderr)
 
 
 class _Pool:
@@ -475,6 +594,7 @@ class _Pool:
     def __init__(self, size: int) -> None:
         self.size = size
         self.started = 0
+        self.threads: list[threading.Thread] = []
         self.tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Pending:
@@ -490,17 +610,23 @@ class _Pool:
     def _start(self) -> None:
         with _lock:
             while self.started < self.size:
+                thread = threading.Thread(target=self._work, name=f"ato-hash-{self.started}", daemon=True)
                 try:
-                    threading.Thread(target=self._work, name=f"ato-hash-{self.started}", daemon=True).start()
+                    thread.start()
                 except RuntimeError:  # interpreter shutdown: hash in the submitting thread
                     self.size = self.started
                     return
+                self.threads.append(thread)
                 self.started += 1
 
     def _work(self) -> None:
         tasks = self.tasks
         while True:
-            _run(*tasks.get())
+            task = tasks.get()
+            try:
+                _run(*task)
+            except BaseException as exc:  # the thread goes on: room in the ring depends on it
+                print(f"ato: a runtime fingerprint task failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _run(future: Pending, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -525,9 +651,10 @@ def _hashing_pool() -> _Pool:
 
 
 def _forget_after_fork() -> None:
-    """A fork()ed child has none of these threads: it starts its own on first use."""
-    global _lock, _pipeline, _pool
-    _lock, _pipeline, _pool = threading.Lock(), None, None
+    """A fork()ed child has none of these threads: it starts its own on first use (and its own
+    locks: one held by a parent's thread at the fork would never be released here)."""
+    global _lock, _pipeline, _pool, _finished
+    _lock, _pipeline, _pool, _finished = threading.Lock(), None, None, threading.Condition()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
