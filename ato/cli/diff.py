@@ -48,15 +48,25 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         print("code: same fingerprints")
     for item in report.runtime:
         where = item.get("first_divergent_call")
-        at = item.get("note") or (f"first diverged at call {where}" if where is not None else "recorded in only one run")
-        print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls)")
+        if where is not None:
+            at = f"first diverged at call {where}"
+        elif "diverged_after" in item:
+            at = f"diverged after call {item['diverged_after'] - 1} (digests are kept for the first calls only)"
+        else:
+            at = "recorded in only one run"
+        note = f"; {item['note']}" if item.get("note") else ""
+        print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls){note}")
     if not report.runtime:
         print("runtime: same outputs")
     for item in report.numerics:
         print(f"numerics changed: {item['switch']} {item['a']} -> {item['b']} (may change results)")
     if not report.numerics:
-        print("numerics: same switches" if report.numerics_recorded
-              else "numerics: not compared (only one run recorded torch's switches)")
+        if report.numerics_recorded:
+            print("numerics: same switches")
+        elif report.numerics_recorded_by:
+            print("numerics: not compared (only one run recorded torch's switches)")
+        else:
+            print("numerics: not recorded (neither run recorded torch's switches)")
     if report.environment:
         print(f"environment: {len(report.environment)} difference(s)")
         for item in report.environment:

@@ -15,7 +15,8 @@ else as ``K<n>:`` and the XXH3-128 digests (16 bytes each) of its n ``CHUNK``-by
 last one shorter: the chunks are hashed in parallel, on the host or as a GPU's copies arrive.
 That is digest scheme 2 (:data:`SCHEME`, in each record's detail). Scheme 1, recorded before
 without a ``scheme``, fed all data as bytes: the two agree on every value without data over
-``CHUNK`` bytes, and ``ato diff`` reports "digest scheme changed" where they may not.
+``CHUNK`` bytes, so ``ato diff`` still compares runs of both, and where they diverge it says the
+divergence may be only the scheme change.
 
 Tensors on a device in :data:`ato.fingerprints.deferred.DEVICES` (CUDA) are hashed off the
 caller's thread (:func:`deferred_digest`): the traced call returns at once, and the digest
@@ -42,7 +43,7 @@ from ato.fingerprints.deferred import CHUNK, Pending
 
 __all__ = [
     "MAX_CALLS", "SCHEME", "Digest", "RuntimeRecord", "compare_runtime", "deferred_digest", "first_divergence",
-    "runtime_digest", "settle",
+    "runtime_digest", "scheme_note", "settle",
 ]
 
 MAX_CALLS = 100_000
@@ -312,19 +313,28 @@ def first_divergence(a: list[str], b: list[str]) -> int | None:
 
 
 def compare_runtime(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """How two runs' records of one trace id compare (their details): the first call at
-    which the outputs diverged, or, where the digests differ but were computed by different
-    schemes (a run recorded before scheme 2), that they cannot be compared: never a false
-    difference."""
-    scheme_a, scheme_b = a.get("scheme", 1), b.get("scheme", 1)
+    """How two runs' records of one trace id compare (their details): the first call at which the
+    outputs diverged (None where every kept digest and the call counts agree).
+
+    Runs recorded by different digest schemes (one before scheme 2) are still compared: the
+    schemes agree on every output without arrays over ``CHUNK`` bytes, so equal digests mean equal
+    outputs, and no entry is a false difference. Where they diverge, a ``note`` says the divergence
+    may be only the scheme change, if those outputs hold arrays over ``CHUNK`` bytes."""
     digests_a, digests_b = a.get("digests", []), b.get("digests", [])
     at = first_divergence(digests_a, digests_b)
-    if scheme_a == scheme_b or at is None or at >= min(len(digests_a), len(digests_b)):
-        return {"first_divergent_call": at}  # same scheme, or one run made more calls: a real difference
-    return {
-        "first_divergent_call": None,
-        "scheme_changed": {"a": scheme_a, "b": scheme_b},
-        "note": f"digest scheme changed ({scheme_a} -> {scheme_b}) at call {at}: outputs with arrays over "
-                f"{CHUNK // 1024} KiB are hashed differently, so these are not compared; record both runs "
-                f"with the same Ato to compare them",
-    }
+    calls_a, calls_b = a.get("calls", len(digests_a)), b.get("calls", len(digests_b))
+    if at is None and calls_a != calls_b:  # digests kept for the first MAX_CALLS calls only
+        at = min(calls_a, calls_b)
+    result: dict[str, Any] = {"first_divergent_call": at}
+    scheme_a, scheme_b = a.get("scheme", 1), b.get("scheme", 1)
+    if scheme_a != scheme_b and (at is None or at < min(len(digests_a), len(digests_b))):
+        # (where one run only made more calls, the scheme is no excuse)
+        result["scheme_changed"] = {"a": scheme_a, "b": scheme_b}
+        result["note"] = scheme_note(scheme_a, scheme_b)
+    return result
+
+
+def scheme_note(scheme_a: int, scheme_b: int) -> str:
+    """Why a divergence between runs of two digest schemes may not be one."""
+    return (f"this may be only the digest scheme change ({scheme_a} -> {scheme_b}), if those outputs hold "
+            f"arrays over {CHUNK // 1024} KiB")

@@ -52,6 +52,7 @@ class RunDiff:
     environment: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     numerics_recorded: bool = False  # the switches were compared (see _numerics_differences)
+    numerics_recorded_by: int = 0  # how many of the two runs recorded torch's switches
 
     @property
     def causes(self) -> bool:
@@ -82,6 +83,7 @@ class RunDiff:
             "runtime": self.runtime,
             "numerics": self.numerics,
             "numerics_recorded": self.numerics_recorded,
+            "numerics_recorded_by": self.numerics_recorded_by,
             "environment": self.environment,
             "metrics": self.metrics,
             "verdict": self.verdict,
@@ -99,7 +101,7 @@ def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
     prints = (_fingerprints(finder, a), _fingerprints(finder, b))
     result.code = _code_differences(*prints)
     result.runtime = _runtime_differences(*prints)
-    result.numerics, result.numerics_recorded = _numerics_differences(*prints)
+    result.numerics, result.numerics_recorded, result.numerics_recorded_by = _numerics_differences(*prints)
     result.environment = _environment_differences(*prints)
     for key in sorted(set(a.metric_summaries) & set(b.metric_summaries)):
         series = (finder.get_metrics(a.id, key), finder.get_metrics(b.id, key))
@@ -182,7 +184,13 @@ def _runtime_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str,
             "calls_b": right[1]["calls"] if right else 0,
         }
         if left and right:
-            entry.update(compare_runtime(left[1], right[1]))  # or "digest scheme changed"
+            compared = compare_runtime(left[1], right[1])  # with a note where the digest scheme changed
+            if compared["first_divergent_call"] is None:
+                if not (left[1].get("truncated") or right[1].get("truncated")):
+                    continue  # every call's digest agrees (recorded by two schemes, say): no difference
+                kept = min(len(left[1].get("digests", [])), len(right[1].get("digests", [])))
+                compared["diverged_after"] = kept  # past the calls whose digests are kept
+            entry.update(compared)
         out.append(entry)
     return out
 
@@ -191,14 +199,30 @@ def _environment_detail(prints: dict[Any, Any]) -> dict[str, Any]:
     return prints.get(("environment", "environment"), (None, {}))[1]
 
 
-def _numerics_differences(a: dict[Any, Any], b: dict[Any, Any]) -> tuple[list[dict[str, Any]], bool]:
-    """Changed numerics switches and variables, and whether the switches were compared (both runs
-    recorded them, or neither imported torch).
+# The variables Ato recorded (when set) before it kept the numerics switches: a run recorded then
+# (no "numerics" in its environment) never looked at the others, so their absence says nothing.
+_VARIABLES_BEFORE_NUMERICS = frozenset({
+    "PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS", "NVIDIA_TF32_OVERRIDE", "TF_DETERMINISTIC_OPS",
+})
+
+
+def _watched(detail: dict[str, Any]) -> frozenset[str] | None:
+    """The variables a run's record looked at (recorded where set); None: every one Ato knows."""
+    return None if "numerics" in detail else _VARIABLES_BEFORE_NUMERICS
+
+
+def _numerics_differences(a: dict[Any, Any], b: dict[Any, Any]) -> tuple[list[dict[str, Any]], bool, int]:
+    """Changed numerics switches and variables, whether the switches were compared (both runs
+    recorded them, or neither imported torch), and how many of the two runs recorded them.
 
     A switch one run lacks (recorded before Ato kept them, without torch, or by a torch without
-    that switch) is not compared: the torch version, if it differs, is in the environment section."""
+    that switch) is not compared: the torch version, if it differs, is in the environment section.
+    Nor is a variable one run never looked at (recorded before Ato watched it): a variable is
+    recorded only where it is set, so its absence from such a run's record says nothing."""
     left, right = _environment_detail(a), _environment_detail(b)
     switches_a, switches_b = left.get("numerics"), right.get("numerics")
+    recorded_by = sum(isinstance(switches, dict) and bool(switches) for switches in (switches_a, switches_b))
     recorded = False
     out = []
     if isinstance(switches_a, dict) and isinstance(switches_b, dict) and bool(switches_a) == bool(switches_b):
@@ -207,10 +231,13 @@ def _numerics_differences(a: dict[Any, Any], b: dict[Any, Any]) -> tuple[list[di
             if switches_a[name] != switches_b[name]:
                 out.append({"switch": name, "a": switches_a[name], "b": switches_b[name]})
     variables_a, variables_b = left.get("variables") or {}, right.get("variables") or {}
+    watched_a, watched_b = _watched(left), _watched(right)
     for name in NUMERICS_VARIABLES:
+        if (watched_a is not None and name not in watched_a) or (watched_b is not None and name not in watched_b):
+            continue
         if variables_a.get(name) != variables_b.get(name):
             out.append({"switch": f"${name}", "a": variables_a.get(name), "b": variables_b.get(name)})
-    return out, recorded
+    return out, recorded, recorded_by
 
 
 def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, Any]]:
@@ -224,6 +251,9 @@ def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[
         for name in sorted(set(values_a) | set(values_b)):
             if section == "variables" and name in NUMERICS_VARIABLES:
                 continue  # in the numerics section
+            if section == "variables" and any(watched is not None and name not in watched
+                                              for watched in (_watched(left), _watched(right))):
+                continue  # one run never looked at it
             if values_a.get(name) != values_b.get(name):
                 out.append({"what": f"{section[:-1] if section != 'variables' else 'variable'} {name}",
                             "a": values_a.get(name), "b": values_b.get(name)})

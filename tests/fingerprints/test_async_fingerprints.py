@@ -365,25 +365,82 @@ def test_device_pieces_give_the_host_digest(size: int, seed: int) -> None:
 
 
 # -- comparing runs: the scheme ------------------------------------------------------------------------
-def test_runs_of_different_schemes_say_so_instead_of_a_false_difference() -> None:
+def test_runs_of_different_schemes_are_still_compared() -> None:
+    """Schemes 1 and 2 agree on every output without arrays over CHUNK bytes: equal digests are
+    equal outputs (no entry), and a divergence is reported, with a note that it may be only the
+    scheme change."""
     old = {"calls": 3, "digests": ["a", "b", "c"], "truncated": False}  # scheme 1: no "scheme"
     new = {"calls": 3, "digests": ["a", "x", "c"], "truncated": False, "scheme": 2}
     changed = compare_runtime(old, new)
-    assert changed["first_divergent_call"] is None and changed["scheme_changed"] == {"a": 1, "b": 2}
-    assert "digest scheme changed (1 -> 2)" in changed["note"]
+    assert changed["first_divergent_call"] == 1 and changed["scheme_changed"] == {"a": 1, "b": 2}
+    assert "may be only the digest scheme change (1 -> 2)" in changed["note"] and "256 KiB" in changed["note"]
+    assert compare_runtime(old, {**new, "digests": ["a", "b", "c"]})["first_divergent_call"] is None
     assert compare_runtime(old, {**old, "digests": ["a", "x", "c"]}) == {"first_divergent_call": 1}
     assert compare_runtime(new, {**new, "digests": ["a", "x", "d"]}) == {"first_divergent_call": 2}
     # one run made more calls: a real difference, whatever the schemes
-    assert compare_runtime(old, {**new, "digests": ["a", "b", "c", "d"]}) == {"first_divergent_call": 3}
+    assert compare_runtime(old, {**new, "calls": 4, "digests": ["a", "b", "c", "d"]}) == {"first_divergent_call": 3}
 
 
-def test_diff_reports_a_changed_scheme() -> None:
+def test_diff_compares_runs_of_different_schemes() -> None:
     from ato.tracking.diff import _runtime_differences
 
     old = ("f1", {"calls": 2, "digests": ["a", "b"], "truncated": False})
     new = ("f2", {"calls": 2, "digests": ["a", "c"], "truncated": False, "scheme": 2})
     [entry] = _runtime_differences({("pred", "runtime"): old}, {("pred", "runtime"): new})
-    assert entry["trace_id"] == "pred" and entry["first_divergent_call"] is None
-    assert entry["scheme_changed"] == {"a": 1, "b": 2}
+    assert entry["trace_id"] == "pred" and entry["first_divergent_call"] == 1
+    assert entry["scheme_changed"] == {"a": 1, "b": 2} and "digest scheme change" in entry["note"]
     [entry] = _runtime_differences({("pred", "runtime"): old}, {("pred", "runtime"): ("f3", {**old[1], "digests": ["x", "b"]})})
     assert entry["first_divergent_call"] == 0 and "scheme_changed" not in entry
+    # only the scheme changed, every digest agrees (outputs without large arrays): no difference,
+    # though the chained fingerprints, over the full digests, are stored as different strings
+    same = ("f4", {**new[1], "digests": ["a", "b"]})
+    assert _runtime_differences({("pred", "runtime"): old}, {("pred", "runtime"): same}) == []
+    # digests kept for the first calls only, the chains differ after them
+    kept = {"calls": 5, "digests": ["a", "b"], "truncated": True, "scheme": 2}
+    [entry] = _runtime_differences({("pred", "runtime"): ("f5", kept)}, {("pred", "runtime"): ("f6", kept)})
+    assert entry["first_divergent_call"] is None and entry["diverged_after"] == 2
+
+
+def test_ato_diff_shows_a_divergence_across_schemes(tmp_path: Path) -> None:
+    """Run 1 recorded by scheme 1, runs 2 and 3 by scheme 2: run 2 diverges from it at a small
+    output's call 1 (a real difference the old diff hid), run 3 only by the scheme (no entry)."""
+    import json
+
+    from ato.tracking.finder import SQLFinder
+    from tests.conftest import ato
+
+    run_script(tmp_path, """
+        from ato import Scope, SQLLogger
+        from ato.fingerprints.runtime import RuntimeRecord
+
+        scope = Scope()
+
+        @scope.runtime_trace("small")
+        def small(value):
+            return value
+
+        detail = RuntimeRecord.detail
+
+        def scheme_1(self):  # as Ato recorded a run before scheme 2: no "scheme"
+            recorded = detail(self)
+            del recorded["scheme"]
+            return recorded
+
+        with SQLLogger({'experiment': {'project_name': 'p', 'sql': {'db_path': 'sqlite:///experiments.db'}}}) as logger:
+            for run in range(3):
+                RuntimeRecord.detail = scheme_1 if run == 0 else detail
+                logger.run()
+                for value in ([1, 2], [3, 5] if run == 1 else [3, 4], [5, 6]):
+                    small(value)
+                logger.finish()
+    """)
+    with SQLFinder(tmp_path / "experiments.db") as finder:
+        [first] = [f.detail for f in finder.get_fingerprints(1) if f.kind == "runtime"]
+    assert "scheme" not in first and first["calls"] == 3
+    result = ato("diff", "1", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "runtime: small first diverged at call 1 (3 vs 3 calls); this may be only the digest scheme change" in text
+    report = json.loads(ato("diff", "1", "3", "--json", cwd=tmp_path).stdout)
+    assert report["runtime"] == []
+    assert "runtime: same outputs" in ato("diff", "1", "3", cwd=tmp_path).stdout

@@ -158,7 +158,10 @@ def test_runs_recorded_before_the_switches_were_kept_still_diff_cleanly(tmp_path
     for pair in (("1", "2"), ("2", "1"), ("1", "3")):
         result = ato("diff", *pair, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "numerics: not compared" in result.stdout
+        if pair == ("1", "3"):  # 3 never imported torch: neither run recorded a switch
+            assert "numerics: not recorded (neither run recorded torch's switches)" in result.stdout
+        else:
+            assert "numerics: not compared (only one run recorded torch's switches)" in result.stdout
         report = json.loads(ato("diff", *pair, "--json", cwd=tmp_path).stdout)
         assert report["numerics"] == [] and report["numerics_recorded"] is False
         assert report["environment"] == [] or pair == ("1", "3")  # 3 never imported torch
@@ -166,3 +169,35 @@ def test_runs_recorded_before_the_switches_were_kept_still_diff_cleanly(tmp_path
     report = json.loads(ato("diff", "2", "3", "--json", cwd=tmp_path).stdout)
     assert report["numerics"] == [] and report["numerics_recorded"] is False
     assert any(item["what"] == "framework torch" for item in report["environment"])
+
+
+def test_two_runs_recorded_before_the_switches_were_kept_say_not_recorded(tmp_path: Path) -> None:
+    run_script(tmp_path, OLD_RUN)
+    run_script(tmp_path, OLD_RUN)
+    result = ato("diff", "1", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "numerics: not recorded (neither run recorded torch's switches)" in result.stdout
+    assert "only one run" not in result.stdout
+    report = json.loads(ato("diff", "1", "2", "--json", cwd=tmp_path).stdout)
+    assert report["numerics_recorded"] is False and report["numerics_recorded_by"] == 0
+
+
+def test_a_variable_an_old_run_never_watched_is_not_a_change(tmp_path: Path) -> None:
+    """TORCH_ALLOW_TF32_CUBLAS_OVERRIDE is watched since the switches are kept: a run recorded
+    before never looked at it, so its absence there is no "None -> 1". A variable both watched
+    (CUBLAS_WORKSPACE_CONFIG) still compares."""
+    run_script(tmp_path, OLD_RUN)
+    run_script(tmp_path, ONE_RUN, env={"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"})
+    run_script(tmp_path, ONE_RUN, env={"TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"})
+    run_script(tmp_path, ONE_RUN)
+    for pair in (("1", "2"), ("2", "1")):
+        report = json.loads(ato("diff", *pair, "--json", cwd=tmp_path).stdout)
+        assert report["numerics"] == [] and report["environment"] == []
+        assert "numerics" not in report["verdict"]
+        text = ato("diff", *pair, cwd=tmp_path).stdout
+        assert "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE" not in text
+    report = json.loads(ato("diff", "1", "3", "--json", cwd=tmp_path).stdout)
+    assert report["numerics"] == [{"switch": "$CUBLAS_WORKSPACE_CONFIG", "a": None, "b": ":4096:8"}]
+    # two runs that both watched it: a change, named as such (beside the TF32 switches it sets)
+    report = json.loads(ato("diff", "4", "2", "--json", cwd=tmp_path).stdout)
+    assert {"switch": "$TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "a": None, "b": "1"} in report["numerics"]
