@@ -40,6 +40,7 @@ from ato.events.types import (
     TrialRecorded,
 )
 from ato.events.values import decode_value
+from ato.projections.series import MetricSeries, downsample, series_from_chunks
 from ato.projections.tables import TABLES, unpack_chunk
 from ato.storage.database import translate_errors
 from ato.storage.log import SQLiteEventLog
@@ -592,19 +593,28 @@ class Queries:
         }
 
     # -- what a run recorded ---------------------------------------------------------------------
-    async def metrics(self, run_id: int | str, key: str) -> list[tuple[int, float]]:
-        """Every ``(step, value)`` of one metric of one run, in step order."""
+    async def metrics(self, run_id: int | str, key: str, max_points: int | None = None) -> MetricSeries:
+        """One metric of one run as arrays, in step order (:mod:`ato.projections.series`);
+        ``max_points``: a shape-preserving downsample of at most that many points."""
         run = await self.find_run(run_id)
         rows = await self._rows(
             "SELECT steps, metric_values, times FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY id",
             (run.id, key),
         )
-        points: list[tuple[int, float]] = []
-        for packed in rows:
-            steps, values, _ = unpack_chunk(*packed)
-            points.extend(zip(steps, values))
-        points.sort(key=lambda point: point[0])  # stable: points of one step keep log order
-        return points
+        series = series_from_chunks(run.id, key, rows)
+        return series if max_points is None else downsample(series, max_points)
+
+    async def metrics_of(
+        self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
+    ) -> dict[int, MetricSeries]:
+        """:meth:`metrics` of several runs, by run id (a run without the key: an empty series)."""
+        if isinstance(run_ids, (str, bytes)) or not isinstance(run_ids, Sequence):
+            raise QueryError(f"run_ids must be a list of run ids, not {type(run_ids).__name__}")
+        found: dict[int, MetricSeries] = {}
+        for run_id in run_ids:
+            series = await self.metrics(run_id, key, max_points)
+            found[series.run_id] = series
+        return found
 
     async def points_of(self, uid: str) -> int:
         """How many metric points the run with global id ``uid`` holds (0 for an unknown run)."""

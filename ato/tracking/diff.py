@@ -19,6 +19,7 @@ recorded before Ato kept the numerics switches compare on what both recorded.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,7 +265,7 @@ def _environment_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[
     return out
 
 
-def _first_metric_difference(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> dict[str, Any] | None:
+def _first_metric_difference(a: Iterable[tuple[int, float]], b: Iterable[tuple[int, float]]) -> dict[str, Any] | None:
     series_a, series_b = dict(a), dict(b)
     for step in sorted(set(series_a) | set(series_b)):
         left, right = series_a.get(step), series_b.get(step)

@@ -19,7 +19,7 @@ import asyncio
 import os
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ from ato.projections.queries import (
     Run,
     RunEvents,
 )
+from ato.projections.series import MetricSeries
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.log import SQLiteEventLog
@@ -47,6 +48,7 @@ __all__ = [
     "AsyncSQLFinder",
     "Fingerprint",
     "MetricPoint",
+    "MetricSeries",
     "MetricSummary",
     "Project",
     "Records",
@@ -239,9 +241,17 @@ class SQLFinder(_FinderFacade):
         """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""
         return self._ask(Queries.trace_statistics, project_name, trace_id)
 
-    def get_metrics(self, run_id: int | str, key: str) -> list[tuple[int, float]]:
-        """Every ``(step, value)`` of one metric of one run, in step order."""
-        return self._ask(Queries.metrics, run_id, key)
+    def get_metrics(self, run_id: int | str, key: str, max_points: int | None = None) -> MetricSeries:
+        """One metric of one run: numpy arrays ``steps``, ``values``, ``timestamps`` in step
+        order; iterates as ``(step, value)`` pairs. ``max_points``: a shape-preserving
+        downsample (min and max per bucket, first and last kept) for plotting."""
+        return self._ask(Queries.metrics, run_id, key, max_points)
+
+    def get_metrics_of_runs(
+        self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
+    ) -> dict[int, MetricSeries]:
+        """:meth:`get_metrics` of several runs at once, by run id."""
+        return self._ask(Queries.metrics_of, run_ids, key, max_points)
 
     def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""
@@ -313,9 +323,17 @@ class AsyncSQLFinder(_FinderFacade):
         """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""
         return await self._ask(Queries.trace_statistics, project_name, trace_id)
 
-    async def get_metrics(self, run_id: int | str, key: str) -> list[tuple[int, float]]:
-        """Every ``(step, value)`` of one metric of one run, in step order."""
-        return await self._ask(Queries.metrics, run_id, key)
+    async def get_metrics(self, run_id: int | str, key: str, max_points: int | None = None) -> MetricSeries:
+        """One metric of one run: numpy arrays ``steps``, ``values``, ``timestamps`` in step
+        order; iterates as ``(step, value)`` pairs. ``max_points``: a shape-preserving
+        downsample (min and max per bucket, first and last kept) for plotting."""
+        return await self._ask(Queries.metrics, run_id, key, max_points)
+
+    async def get_metrics_of_runs(
+        self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
+    ) -> dict[int, MetricSeries]:
+        """:meth:`get_metrics` of several runs at once, by run id."""
+        return await self._ask(Queries.metrics_of, run_ids, key, max_points)
 
     async def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""

@@ -40,6 +40,6 @@ def test_exit_closes_open_loggers_and_finders_without_hanging(tmp_path: Path) ->
     check = run_script(tmp_path, """
         from ato import SQLFinder
         with SQLFinder({'experiment': {'project_name': 'p'}}) as finder:
-            print([finder.get_metrics(run.id, 'loss') for run in finder.get_runs_in_project('p')])
+            print([list(finder.get_metrics(run.id, 'loss')) for run in finder.get_runs_in_project('p')])
     """)
     assert check.stdout.strip() == "[[(0, 0.5)], [(0, 0.25)]]"

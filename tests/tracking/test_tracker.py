@@ -370,7 +370,7 @@ def test_async_finder_answers_every_query_as_the_sync_one_does(config: ADict, ba
         "find_project": ("proj",), "get_projects": (), "find_run": (2,), "get_run": (1,), "get_runs_in_project": ("proj",),
         "get_all_runs": (), "find_best_run": ("proj", "acc", "max"), "find_similar_runs": (1,),
         "find_similar_runs_by_trace": (1, "environment", "environment"),
-        "get_trace_statistics": ("proj", "environment"), "get_metrics": (2, "acc"), "get_fingerprints": (1,),
+        "get_trace_statistics": ("proj", "environment"), "get_metrics": (2, "acc"), "get_metrics_of_runs": ([1, 2], "acc", 4), "get_fingerprints": (1,),
         "get_run_events": (1,),
     }
     assert set(calls) | {"close", "path"} == {name for name in dir(SQLFinder) if not name.startswith("_")}
