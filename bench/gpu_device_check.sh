@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# The GPU check of issue 13, in one script that ends within about 5 minutes on an H100/H200:
+# The GPU check of issue 13, in one script that ends within about 8 minutes on an H100/H200:
 # Ato's dependencies that the GPU machine lacks, the numerics environment that a CUDA run
-# records, bench/gpu_loop.py, then the numerics tests on the GPU.
+# records, the correctness tests on the GPU (tests/tracking/test_cuda.py: CUDA values logged and
+# fingerprinted equal the host's; the numerics tests), then bench/gpu_loop.py. It ends with one
+# line, "GPU CHECK: PASS" or "GPU CHECK: FAIL (...)", and exits non-zero on FAIL.
 #
 # The GPU machine has no network: its missing Python packages travel as wheels in .whl/.
 #   1. here, with the network, once:      bash bench/gpu_device_check.sh fetch
 #   2. there (the device tool's run, with carry [".whl"] and timeout_s 540):
 #                                         bash bench/gpu_device_check.sh
-# Step 2's output also lands in $OUT/gpu_loop.txt and $OUT/gpu_check.txt where $OUT is set.
+# Step 2's output also lands in $OUT/gpu_loop.txt, $OUT/gpu_tests.txt and $OUT/gpu_check.txt
+# where $OUT is set.
 # Extra arguments go to bench/gpu_loop.py (for example --steps 1000).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +66,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 CHECK=$(mktemp -d)
 export CHECK
 {
+    failed=0
     echo "== numerics environment of a CUDA run"
     (cd "$CHECK" && timeout 120 "$PY" - <<'EOF'
 import json, os
@@ -90,16 +94,43 @@ assert frameworks["cuda_available"] and frameworks["gpus"] and frameworks["gpu_d
 assert changed["torch.backends.cuda.matmul.allow_tf32"] == (False, True), changed
 print("numerics environment: ok")
 EOF
-    )
+    ) || failed=1
     echo "== ato diff of those runs"
-    timeout 60 "$PY" -m ato diff 1 2 --db "sqlite:///$CHECK/check.db"
+    timeout 60 "$PY" -m ato diff 1 2 --db "sqlite:///$CHECK/check.db" || failed=1
+    exit "$failed"
 } 2>&1 | tee "$OUT/gpu_check.txt"
+environment_status=${PIPESTATUS[0]}
+
+# Correctness before timings: a bench that runs long must not cost the check its verdict.
+echo "== correctness on the GPU: tests/tracking/test_cuda.py and the numerics tests"
+timeout 240 "$PY" -m pytest tests/tracking/test_cuda.py tests/fingerprints/test_numerics_environment.py \
+    -q -rs -p no:cacheprovider >"$OUT/gpu_tests.txt" 2>&1
+tests_status=$?
+if [ "$tests_status" -eq 0 ] && grep -q " passed" "$OUT/gpu_tests.txt" && ! grep -q "skipped" "$OUT/gpu_tests.txt"; then
+    tail -3 "$OUT/gpu_tests.txt"
+    tests_verdict=PASS
+else
+    tail -60 "$OUT/gpu_tests.txt"  # the failures
+    if [ "$tests_status" -eq 0 ]; then  # a skip here means no CUDA device: a failure too
+        tests_verdict="FAIL (tests skipped: no CUDA device; see $OUT/gpu_tests.txt)"
+    else
+        tests_verdict="FAIL (pytest exit $tests_status; see $OUT/gpu_tests.txt)"
+    fi
+fi
+echo "GPU TESTS: $tests_verdict" | tee -a "$OUT/gpu_check.txt"
 
 echo "== bench/gpu_loop.py"
-timeout 360 "$PY" bench/gpu_loop.py "$@" 2>&1 | tee "$OUT/gpu_loop.txt"
-status=${PIPESTATUS[0]}
+timeout 330 "$PY" bench/gpu_loop.py "$@" 2>&1 | tee "$OUT/gpu_loop.txt"
+bench_status=${PIPESTATUS[0]}
 
-echo "== numerics tests on the GPU machine"
-timeout 120 "$PY" -m pytest tests/fingerprints/test_numerics_environment.py -q -p no:cacheprovider 2>&1 \
-    | tee -a "$OUT/gpu_check.txt" | tail -5
-exit "$status"
+problems=()
+[ "$environment_status" -eq 0 ] || problems+=("numerics environment check exit $environment_status")
+[ "$tests_verdict" = PASS ] || problems+=("correctness tests: $tests_verdict")
+[ "$bench_status" -eq 0 ] || problems+=("bench/gpu_loop.py exit $bench_status")
+if [ ${#problems[@]} -eq 0 ]; then
+    echo "GPU CHECK: PASS" | tee -a "$OUT/gpu_check.txt"
+    exit 0
+fi
+joined=$(printf '%s; ' "${problems[@]}")
+echo "GPU CHECK: FAIL (${joined%; })" | tee -a "$OUT/gpu_check.txt"
+exit 1

@@ -15,6 +15,9 @@ Three figures, each with its competitor in the same process (DESIGN.md "Numbers"
    calls, then a GPU synchronize) and the cost with ``logger.finish()`` included (every digest
    recorded). Target: at most 50 us per call added to the caller.
 
+It times; it does not check values: tests/tracking/test_cuda.py does (CUDA values logged and
+fingerprinted equal the host's), and bench/gpu_device_check.sh runs both on the GPU machine.
+
 Without a CUDA device it says so and exits 0 (``make bench`` runs it everywhere). ``--device cpu``
 runs the same code on the CPU, to check the script; its numbers say nothing about a GPU.
 
