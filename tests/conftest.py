@@ -59,6 +59,15 @@ def config(db: Path) -> ADict:
     )
 
 
+def reference_python() -> str:
+    """The Python that has the real ato 2.1.7 (``make test`` builds it in .venv-ref, and passes it
+    as ATO_REFERENCE_PYTHON); skips the calling test where there is none."""
+    found = os.environ.get("ATO_REFERENCE_PYTHON") or str(ROOT / ".venv-ref" / "bin" / "python")
+    if not Path(found).exists():
+        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    return found
+
+
 def run_script(tmp_path: Path, script: str, *argv: str, timeout: float = 120, check: bool = True,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Write ``script`` to ``tmp_path/script.py`` and run it in a fresh interpreter."""

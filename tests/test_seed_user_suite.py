@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, reference_python
 
 SUITE = ROOT / "tests" / "data" / "user_suite_2_1_7.py"
 
@@ -34,8 +34,6 @@ def test_the_users_suite_passes_with_ato(tmp_path: Path, runner: tuple[str, ...]
 
 
 def test_the_same_suite_passes_with_the_real_2_1_7(tmp_path: Path) -> None:
-    reference = os.environ.get("ATO_REFERENCE_PYTHON")
-    if not reference or not Path(reference).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    reference = reference_python()
     result = _run(reference, tmp_path, "unittest", "test_user", "-q")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from ato.adict import ADict
 from ato.config import xyz
 from ato.errors import ConfigFileError, ConfigWarning, FrozenConfigError
+from tests.conftest import reference_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -419,13 +420,6 @@ def test_compose_hierarchy_on_missing(hierarchy: Path, tmp_path_factory: pytest.
 
 
 # -- the real 2.1.7 ------------------------------------------------------------------------------------
-def _reference_python() -> str:
-    found = os.environ.get("ATO_REFERENCE_PYTHON") or str(ROOT / ".venv-ref" / "bin" / "python")
-    if not Path(found).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
-    return found
-
-
 def _run(python: str, script: str, folder: Path) -> str:
     (folder / "script.py").write_text(textwrap.dedent(script))
     result = subprocess.run([python, "script.py"], capture_output=True, text=True, cwd=folder, timeout=120,
@@ -504,7 +498,7 @@ print(json.dumps(out, sort_keys=True, default=lambda value: value.to_dict()))
 
 
 def test_seed_script_gives_what_the_real_2_1_7_gives(tmp_path: Path) -> None:
-    reference = _reference_python()
+    reference = reference_python()
     (tmp_path / "ours").mkdir()
     (tmp_path / "theirs").mkdir()
     ours = json.loads(_run(sys.executable, SEED_SCRIPT, tmp_path / "ours"))
@@ -515,7 +509,7 @@ def test_seed_script_gives_what_the_real_2_1_7_gives(tmp_path: Path) -> None:
 
 
 def test_adicts_pickled_by_2_1_7_load(tmp_path: Path) -> None:
-    reference = _reference_python()
+    reference = reference_python()
     _run(reference, """
         import pickle
         from ato.adict import ADict

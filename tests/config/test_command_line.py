@@ -14,6 +14,7 @@ from ato.parser import (
     parse_command,
     parse_value,
 )
+from tests.conftest import reference_python
 
 
 @pytest.mark.parametrize(
@@ -61,9 +62,7 @@ def test_the_same_tokens_as_the_real_ato_2_1_7(tmp_path: Path) -> None:
     import random
     import subprocess
 
-    reference = os.environ.get("ATO_REFERENCE_PYTHON")
-    if not reference or not Path(reference).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    reference = reference_python()
     generator = random.Random(5)
     commands = ["".join(generator.choice("ab =%[](){}\\,x'") for _ in range(generator.randint(0, 16)))
                 for _ in range(3000)]

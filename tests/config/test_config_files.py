@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ato.config import xyz
 from ato.config.adict import ADict
 from ato.errors import ConfigFileError
+from tests.conftest import reference_python
 
 SAMPLE = ADict(
     lr=0.001,
@@ -264,9 +265,7 @@ def test_xyz_reads_what_ato_2_1_7_wrote(tmp_path: Path) -> None:
 
     from ato import xyz
 
-    reference = os.environ.get("ATO_REFERENCE_PYTHON")
-    if not reference or not Path(reference).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    reference = reference_python()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     written = json.loads(subprocess.run([reference, "-c", WRITTEN_BY_2_1_7], capture_output=True, text=True,
                                         check=True, timeout=120, cwd=tmp_path, env=env).stdout)

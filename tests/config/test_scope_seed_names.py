@@ -20,6 +20,7 @@ import pytest
 from ato.config.adict import ADict
 from ato.config.scope import Scope, parse_args_pythonic
 from ato.errors import CLIArgumentError
+from tests.conftest import reference_python
 
 
 def run(python: str, tmp_path: Path, script: str, *argv: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
@@ -31,13 +32,6 @@ def run(python: str, tmp_path: Path, script: str, *argv: str, expect: int = 0) -
     )
     assert result.returncode == expect, result.stderr
     return result
-
-
-def reference() -> str:
-    found = os.environ.get("ATO_REFERENCE_PYTHON")
-    if not found or not Path(found).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
-    return found
 
 
 # 2.1.7's patched parse_args returned a (namespace, rest) pair, so its users called
@@ -79,7 +73,7 @@ def test_argparse_flags_and_ato_literals_share_one_command_line(tmp_path: Path, 
     epochs = epochs or (argv[argv.index("--epochs") + 1] if "--epochs" in argv else "3")
     assert ours.split()[1:3] == [epochs, epochs]
     assert ("vit" in ours) == ("big" in argv)
-    assert run(reference(), tmp_path, ARGPARSE.format(method="parse_known_args"), *argv).stdout == ours
+    assert run(reference_python(), tmp_path, ARGPARSE.format(method="parse_known_args"), *argv).stdout == ours
 
 
 def test_parse_args_returns_the_namespace_and_still_refuses_unknown_flags(tmp_path: Path) -> None:
@@ -247,7 +241,7 @@ def test_parse_args_pythonic_routes_prefixed_keys_to_registered_scopes(tmp_path:
     lines = ours.splitlines()
     assert lines[0].split()[2] == ("4" if "data.small" in argv else "32")
     assert lines[1] == ("0.25 y" if "cfg.name=%y%" in argv else "0.25 x")
-    assert run(reference(), tmp_path, MULTI, *argv).stdout == ours
+    assert run(reference_python(), tmp_path, MULTI, *argv).stdout == ours
 
 
 def test_parse_args_pythonic_in_process_merges_every_registered_scope(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,14 +285,14 @@ train()
 def test_a_plain_scope_next_to_a_parser_reads_only_its_own_tokens(tmp_path: Path, argv: tuple[str, ...]) -> None:
     ours = run(sys.executable, tmp_path, PLAIN_SCOPE_NEXT_TO_A_PARSER, *argv).stdout
     assert ("'big'" in ours) == ("big" in argv) and "epochs" not in ours.split(" ", 1)[1]  # flags stay argparse's
-    assert run(reference(), tmp_path, PLAIN_SCOPE_NEXT_TO_A_PARSER, *argv).stdout == ours
+    assert run(reference_python(), tmp_path, PLAIN_SCOPE_NEXT_TO_A_PARSER, *argv).stdout == ours
 
 
 def test_parse_args_unpacks_as_the_pair_2_1_7_returned(tmp_path: Path) -> None:
     script = ARGPARSE.replace("args, _ = parser.{method}()", "args, rest = parser.parse_args()")
     ours = run(sys.executable, tmp_path, script, "--epochs", "4", "lr=0.2").stdout
     assert ours == "run 4 4 0 0.2 resnet\n"
-    assert run(reference(), tmp_path, script, "--epochs", "4", "lr=0.2").stdout == ours
+    assert run(reference_python(), tmp_path, script, "--epochs", "4", "lr=0.2").stdout == ours
 
 
 PRINTED = """
@@ -322,7 +316,7 @@ train()
 def test_the_built_in_print_view_prints_the_merged_config_and_exits(tmp_path: Path) -> None:
     ours = run(sys.executable, tmp_path, PRINTED, "lr=0.1", "print").stdout
     assert "trained" not in ours and "lr: 0.1" in ours
-    assert run(reference(), tmp_path, PRINTED, "lr=0.1", "print").stdout == ours
+    assert run(reference_python(), tmp_path, PRINTED, "lr=0.1", "print").stdout == ours
 
 
 def test_stored_arguments_stand_in_for_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from ato import xyz
 from ato.config import xyz_tree
+from tests.conftest import reference_python
 
 MARKS = {"key_prefix": "@", "key_postfix": " =", "index_prefix": "#", "index_postfix": " ->"}
 CONFIG = {"lr": 0.001, "model": {"name": "resnet50", "layers": [64, 128]}, "note": None, "tags": []}
@@ -321,9 +322,7 @@ def _has_empty(data: Any) -> bool:
 
 @pytest.fixture(scope="module")
 def reference_cases(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], list[Any], list[Any]]:
-    reference = os.environ.get("ATO_REFERENCE_PYTHON")
-    if not reference or not Path(reference).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    reference = reference_python()
     rng = random.Random(2117)
     data = [CONFIG, {"a": 1, "b": {"c": [1, 2], "d": "x y"}, "g": []}, [1, [2, 3], {"k": "v"}], 5, "text", {}]
     data += [{"top": _well_formed(rng, 1), "other": _well_formed(rng, 1)} for _ in range(40)]

@@ -32,14 +32,7 @@ from ato.hyperopt.hyperband import DistributedHyperBand, HyperBand, SearchResult
 from ato.hyperopt.schedule import HalvingSchedule
 from ato.tracking.finder import SQLFinder
 from ato.tracking.logger import LoggerState, SQLLogger
-from tests.conftest import ROOT, run_script
-
-
-def _reference_python() -> str:
-    found = os.environ.get("ATO_REFERENCE_PYTHON") or str(ROOT / ".venv-ref" / "bin" / "python")
-    if not Path(found).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
-    return found
+from tests.conftest import reference_python, run_script
 
 
 def _run_reference(tmp_path: Path, script: str, stdin: str = "") -> Any:
@@ -47,7 +40,7 @@ def _run_reference(tmp_path: Path, script: str, stdin: str = "") -> Any:
     path = tmp_path / "reference.py"
     path.write_text(script)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([_reference_python(), str(path)], input=stdin, capture_output=True, text=True,
+    done = subprocess.run([reference_python(), str(path)], input=stdin, capture_output=True, text=True,
                           timeout=300, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -15,7 +15,7 @@ import pytest
 from ato import ADict, SQLFinder, SQLLogger
 from ato.errors import DatabaseError
 from ato.projections.maintenance import verify_database
-from tests.conftest import ROOT, ato
+from tests.conftest import ato, reference_python
 
 WRITE_WITH_ATO_2_1_7 = """
 import sqlite3, sys
@@ -49,20 +49,13 @@ connection.commit()
 """
 
 
-def _reference_python() -> str:
-    found = os.environ.get("ATO_REFERENCE_PYTHON") or str(ROOT / ".venv-ref" / "bin" / "python")
-    if not Path(found).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
-    return found
-
-
 @pytest.fixture(scope="module")
 def legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ato-2.1.7")
     script = folder / "write.py"
     script.write_text(WRITE_WITH_ATO_2_1_7)
     path = folder / "old.db"
-    subprocess.run([_reference_python(), str(script), str(path)], check=True, capture_output=True, timeout=300,
+    subprocess.run([reference_python(), str(script), str(path)], check=True, capture_output=True, timeout=300,
                    cwd=folder, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     return path
 
@@ -151,7 +144,7 @@ def test_a_file_that_grew_since_the_last_import_adds_exactly_the_new_points(tmp_
     folder = tmp_path_factory.mktemp("growing")
     old, target = folder / "old.db", folder / "new.sqlite"
     (folder / "grow.py").write_text(GROWING)
-    writer = subprocess.Popen([_reference_python(), str(folder / "grow.py"), str(old)], stdin=subprocess.PIPE,
+    writer = subprocess.Popen([reference_python(), str(folder / "grow.py"), str(old)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=folder,
                               env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"

@@ -18,7 +18,7 @@ from ato import ADict, AsyncSQLFinder, AsyncSQLLogger, SQLFinder, SQLLogger
 from ato.errors import TrackerError
 from ato.projections.maintenance import rebuild_database
 from ato.projections.queries import MetricSummary, Project, Queries, Records
-from tests.conftest import ROOT, ato
+from tests.conftest import ato, reference_python
 
 
 @pytest.fixture
@@ -265,9 +265,7 @@ print(json.dumps({
 
 
 def test_an_imported_run_reads_as_ato_2_1_7_gave_it(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    reference = os.environ.get("ATO_REFERENCE_PYTHON") or str(ROOT / ".venv-ref" / "bin" / "python")
-    if not Path(reference).exists():
-        pytest.skip("needs the real ato 2.1.7: `make test` installs it in .venv-ref (ATO_REFERENCE_PYTHON)")
+    reference = reference_python()
     folder = tmp_path_factory.mktemp("ato-2.1.7")  # outside tmp_path: `ato verify` reads only Ato's files
     script, old = folder / "write.py", folder / "old.db"
     script.write_text(WRITE_AND_DUMP_WITH_ATO_2_1_7)
@@ -292,12 +290,31 @@ def test_find_run_of_an_unknown_id_is_none_as_in_2_1_7_and_get_run_says_why(conf
     first = _log(config, points=1)
     second = _log(config, points=1)
     with SQLFinder(config) as finder:
-        assert finder.find_run(999) is None and finder.find_run("ffff") is None
+        assert finder.find_run(999) is None and finder.find_run("f" * 20) is None
         with pytest.raises(UnknownRunError, match=f"no run 999 in {db}|no run '999' in {db}"):
             finder.get_run(999)
         assert finder.get_run(first).id == first == finder.find_run(first).id
-        uids = [finder.get_run(run_id).uid for run_id in (first, second)]
-        shared = next(i for i in range(32) if uids[0][i] != uids[1][i])
-        if shared:  # a prefix both runs share is ambiguous: an error, never a silent None
-            with pytest.raises(UnknownRunError, match="2 runs match"):
-                finder.find_run(uids[0][:shared])
+        assert finder.find_run(finder.get_run(second).uid).id == second
+
+
+def test_a_uid_prefix_that_two_runs_share_is_an_error_never_a_silent_none(db: Path) -> None:
+    from ato.errors import UnknownRunError
+    from ato.events.types import RunStarted
+    from ato.events.values import encode_value
+    from ato.projections.maintenance import open_store
+
+    async def two_runs() -> None:
+        store = await open_store(db)
+        try:
+            await store.append([
+                RunStarted(run=uid, project="p", config=encode_value({}), structural_hash="")
+                for uid in ("abc1" + "0" * 28, "abc2" + "0" * 28)
+            ])
+        finally:
+            await store.close()
+
+    anyio.run(two_runs)
+    with SQLFinder(str(db)) as finder:
+        with pytest.raises(UnknownRunError, match="2 runs match 'abc'"):
+            finder.find_run("abc")
+        assert finder.find_run("abc2").uid.startswith("abc2") and finder.find_run("abd") is None
