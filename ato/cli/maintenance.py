@@ -3,12 +3,68 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ato.cli.output import emit_json
 
 __all__ = ["register"]
+
+PROGRESS_AFTER_S = 1.0  # work that ends sooner shows no progress bar
+
+
+class _ProgressBar:
+    """A progress bar (rich, on stderr) for maintenance that runs longer than
+    :data:`PROGRESS_AFTER_S`: one line per stage, each drawn from its ``(done, total)``. Called
+    on the tracker's loop; rich's own lock keeps its refresh thread in step."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < PROGRESS_AFTER_S:
+                return
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+        task = self.tasks.get(stage)
+        if task is None:
+            task = self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """What maintenance reports its progress to: a bar on a terminal, nothing when stderr is
+    piped or redirected (scripts and logs get only the result)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar = _ProgressBar()
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
@@ -30,7 +86,8 @@ def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> Non
 def rebuild(args: argparse.Namespace, path: Path) -> int:
     from ato.projections.maintenance import rebuild_database
 
-    events, seconds = rebuild_database(path)
+    with _progress() as progress:
+        events, seconds = rebuild_database(path, progress)
     if args.json:
         emit_json({"events": events, "seconds": seconds})
     else:
@@ -41,7 +98,8 @@ def rebuild(args: argparse.Namespace, path: Path) -> int:
 def verify(args: argparse.Namespace, path: Path) -> int:
     from ato.projections.maintenance import verify_database
 
-    report = verify_database(path)
+    with _progress() as progress:
+        report = verify_database(path, progress)
     if args.json:
         emit_json({"events": report.events, "ok": report.ok, "problems": report.problems, "skipped": report.skipped})
         return 0 if report.ok else 1
@@ -60,7 +118,8 @@ def merge(args: argparse.Namespace, path: Path) -> int:
     from ato.projections.maintenance import merge_databases
     from ato.storage.database import database_path
 
-    results = merge_databases(path, [database_path(source) for source in args.sources])
+    with _progress() as progress:
+        results = merge_databases(path, [database_path(source) for source in args.sources], progress)
     if args.json:
         emit_json({str(source): added for source, added in results})
     else:

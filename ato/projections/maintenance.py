@@ -1,13 +1,19 @@
 """Maintenance of a whole database: ``rebuild`` the projections, ``verify`` the log and the
 projections, ``merge`` the logs of other machines or ranks. What ``ato rebuild``, ``ato verify``
 and ``ato merge`` run; each is a plain function that returns data, run on the tracker's loop.
+
+Each streams the log in pages bounded in rows and bytes (memory stays flat however large the
+log) and decodes every event once. Each takes an optional ``progress(stage, done, total)``
+callback, called on the tracker's loop after every page with counts that only grow and end at
+``total`` (events of the log being read; tables, while ``verify`` compares them): the CLI draws
+its progress bar with it.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,19 +22,39 @@ import msgspec
 
 from ato.errors import DatabaseError
 from ato.events.codec import EVENT_TYPES, decode_event
-from ato.events.types import Event
 from ato.projections.projector import Projector
 from ato.projections.queries import Queries
 from ato.projections.tables import TABLES
 from ato.storage import loop
-from ato.storage.database import translate_errors
+from ato.storage.database import connect, transaction, translate_errors
 from ato.storage.legacy import LegacyDatabase
-from ato.storage.log import SQLiteEventLog, event_tag
+from ato.storage.log import SQLiteEventLog, StoredEvent, event_tag
 from ato.storage.store import Store
 
-__all__ = ["Verification", "import_database", "merge_databases", "open_store", "rebuild_database", "verify_database"]
+__all__ = ["Progress", "Verification", "import_database", "merge_databases", "open_store", "rebuild_database", "verify_database"]
 
 _KNOWN_TAGS = {cls.__struct_config__.tag for cls in EVENT_TYPES}
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: how far a maintenance command has got (see the module)."""
+
+
+class _Stage:
+    """Reports one stage's progress: ``done`` never goes back, ``total`` grows to cover it (a
+    log read inside a write transaction can hold more events than were counted before it), and
+    :meth:`finish` reports the end."""
+
+    def __init__(self, progress: Progress | None, stage: str, total: int) -> None:
+        self.progress, self.stage, self.done, self.total = progress, stage, 0, total
+
+    def __call__(self, done: int) -> None:
+        self.done = max(self.done, done)
+        self.total = max(self.total, self.done)
+        if self.progress is not None:
+            self.progress(self.stage, self.done, self.total)
+
+    def finish(self) -> None:
+        self(self.total)
 
 
 async def open_store(path: Path, *, must_exist: bool = False) -> Store:
@@ -36,22 +62,25 @@ async def open_store(path: Path, *, must_exist: bool = False) -> Store:
     return await Store.open(path, Projector, must_exist=must_exist)
 
 
-async def _rebuild(path: Path) -> tuple[int, float]:
+async def _rebuild(path: Path, progress: Progress | None) -> tuple[int, float]:
     store = await open_store(path, must_exist=True)
     try:
         start = time.perf_counter()
+        stage = _Stage(progress, "rebuilding the projections", await store.log.last_seq())
+        store.log.on_page = stage
         count = await store.rebuild()
+        stage.finish()
         return count, time.perf_counter() - start
     finally:
         await store.close()
 
 
-def rebuild_database(path: Path) -> tuple[int, float]:
+def rebuild_database(path: Path, progress: Progress | None = None) -> tuple[int, float]:
     """Drop and re-derive every projection; returns (events applied, seconds)."""
-    return loop.call(_rebuild, path)
+    return loop.call(_rebuild, path, progress)
 
 
-async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
+async def _merge(path: Path, sources: Sequence[Path], progress: Progress | None) -> list[tuple[Path, int]]:
     for source in sources:
         if not source.exists():
             raise DatabaseError(source, "no such database to merge from")
@@ -61,7 +90,13 @@ async def _merge(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
             logs.append(await SQLiteEventLog.open_read_only(source))
         store = await open_store(path)
         try:
-            return [(source, await store.merge(log)) for source, log in zip(sources, logs)]
+            added = []
+            for source, log in zip(sources, logs):
+                stage = _Stage(progress, f"merging {source.name}", await log.last_seq())
+                log.on_page = stage
+                added.append((source, await store.merge(log)))
+                stage.finish()
+            return added
         finally:
             await store.close()
     finally:
@@ -99,9 +134,11 @@ def import_database(path: Path, source: Path) -> tuple[int, int]:
     return loop.call(_import, path, source)
 
 
-def merge_databases(path: Path, sources: Sequence[Path]) -> list[tuple[Path, int]]:
+def merge_databases(
+    path: Path, sources: Sequence[Path], progress: Progress | None = None
+) -> list[tuple[Path, int]]:
     """Append the events of ``sources`` that ``path`` lacks; returns how many each added."""
-    return loop.call(_merge, path, sources)
+    return loop.call(_merge, path, sources, progress)
 
 
 @dataclass
@@ -118,19 +155,24 @@ class Verification:
         return not self.problems
 
 
-async def _verify(path: Path) -> Verification:
+async def _verify(path: Path, progress: Progress | None) -> Verification:
     log = await SQLiteEventLog.open_read_only(path)
     try:
         with tempfile.TemporaryDirectory(prefix="ato-verify-") as folder:
             fresh_path = Path(folder) / "fresh.db"
-            fresh = await open_store(fresh_path)
+            fresh = await connect(fresh_path)
             try:
+                await fresh.execute("PRAGMA journal_mode=OFF")  # a scratch file, thrown away after
+                await fresh.execute("PRAGMA synchronous=OFF")
+                projector = Projector(fresh)
+                async with transaction(fresh, fresh_path):
+                    await projector.create_tables()
                 with translate_errors(path):
                     await log.connection.execute("ATTACH DATABASE ? AS fresh", (f"file:{fresh_path}?mode=ro",))
                     try:
                         async with log.snapshot():  # the log and the projections as of one moment
-                            report = await _check_log(log, fresh)
-                            report.problems += await _compare_projections(Queries(log), report.events)
+                            report = await _check_log(log, projector, fresh_path, progress)
+                            report.problems += await _compare_projections(Queries(log), report.events, progress)
                     finally:
                         await log.connection.execute("DETACH DATABASE fresh")
             finally:
@@ -140,34 +182,38 @@ async def _verify(path: Path) -> Verification:
     return report
 
 
-async def _check_log(log: SQLiteEventLog, fresh: Store) -> Verification:
-    """Check every stored event and derive the projections afresh from those that decode."""
+async def _check_log(log: SQLiteEventLog, fresh: Projector, fresh_path: Path, progress: Progress | None) -> Verification:
+    """Check every stored event, and derive the projections afresh (into the scratch file at
+    ``fresh_path``) from those that decode: each is decoded once and applied as it is; the
+    scratch file holds only projections, never a second copy of the log."""
     report = Verification(0)
     previous = 0
-    batch: list[Event] = []
-    async for row in log.read_rows(0):
-        report.events += 1
-        if row.seq != previous + 1:
-            report.problems.append(f"sequence jumps from {previous} to {row.seq}")
-        previous = row.seq
-        try:
-            event = decode_event(row.payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            known = row.type in _KNOWN_TAGS
-            reason = f"damaged payload ({exc})" if known else f"type {row.type!r} is unknown to this Ato (a newer version's?)"
-            (report.problems if known else report.skipped).append(f"event {row.seq}: {reason}; projections skip it")
-            continue
-        if (event.event_id, event.run, event_tag(event)) != (row.event_id, row.run, row.type):
-            report.problems.append(f"event {row.seq}: envelope does not match its payload")
-        batch.append(event)
-        if len(batch) >= 2000:
-            await fresh.append(batch)
-            batch = []
-    await fresh.append(batch)
+    stage = _Stage(progress, "checking the log", await log.last_seq())
+    log.on_page = stage
+    try:
+        async with transaction(fresh.connection, fresh_path):
+            async for row in log.read_rows(0):
+                report.events += 1
+                if row.seq != previous + 1:
+                    report.problems.append(f"sequence jumps from {previous} to {row.seq}")
+                previous = row.seq
+                try:
+                    event = decode_event(row.payload)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    known = row.type in _KNOWN_TAGS
+                    reason = f"damaged payload ({exc})" if known else f"type {row.type!r} is unknown to this Ato (a newer version's?)"
+                    (report.problems if known else report.skipped).append(f"event {row.seq}: {reason}; projections skip it")
+                    continue
+                if (event.event_id, event.run, event_tag(event)) != (row.event_id, row.run, row.type):
+                    report.problems.append(f"event {row.seq}: envelope does not match its payload")
+                await fresh.apply_all([StoredEvent(row.seq, event)])
+    finally:
+        log.on_page = None
+    stage.finish()
     return report
 
 
-async def _compare_projections(queries: Queries, events: int) -> list[str]:
+async def _compare_projections(queries: Queries, events: int, progress: Progress | None) -> list[str]:
     """The projections against the fresh derivation attached as ``fresh``."""
     missing = await queries.missing_tables()
     if missing:
@@ -176,17 +222,46 @@ async def _compare_projections(queries: Queries, events: int) -> list[str]:
     last, position = await queries.log.last_seq(), await queries.position()
     if events and position != last:
         problems.append(f"projections are at event {position} of {last}")
-    for table in TABLES:
-        if table == "projection_position":  # checked against the log itself, above
-            continue
-        for a, b, what in (("main", "fresh", "not in a fresh derivation"), ("fresh", "main", "missing")):
-            differing = await queries.rows_not_in(table, a, b)
-            if differing:
-                problems.append(f"projection {table}: {differing} rows {what}")
+    tables = [table for table in TABLES if table != "projection_position"]  # that one: checked above
+    stage = _Stage(progress, "comparing the projections", len(tables))
+    for done, table in enumerate(tables, 1):
+        extra, lacking = await _rows_differing(queries, table)
+        for count, what in ((extra, "not in a fresh derivation"), (lacking, "missing")):
+            if count:
+                problems.append(f"projection {table}: {count} rows {what}")
+        stage(done)
+    stage.finish()
     return problems
 
 
-def verify_database(path: Path) -> Verification:
+async def _rows_differing(queries: Queries, table: str) -> tuple[int, int]:
+    """How many rows of ``table`` are not in the fresh derivation, and how many of the fresh
+    one's are not in it: the two sides of an ``EXCEPT``, counted by primary key instead, so that
+    each row (metric chunks: megabytes of packed points) is read and compared once, not sorted
+    twice into temporary trees."""
+    assert table in TABLES  # a name of ours, never user input
+    connection = queries.log.connection
+    async with connection.execute(f"PRAGMA fresh.table_info({table})") as cursor:
+        columns = [(row[1], row[5]) for row in await cursor.fetchall()]  # (name, place in the key)
+    key = [name for name, place in sorted(columns, key=lambda c: c[1]) if place]
+    if not key:  # no primary key to pair rows by: compare them as sets
+        return await queries.rows_not_in(table, "main", "fresh"), await queries.rows_not_in(table, "fresh", "main")
+    same_key = " AND ".join(f"a.{name} = b.{name}" for name in key)
+    differs = " OR ".join(f"a.{name} IS NOT b.{name}" for name, place in columns if not place) or "0"
+    counts = []
+    for sql in (
+        f"SELECT COUNT(*) FROM main.{table} AS a WHERE NOT EXISTS (SELECT 1 FROM fresh.{table} AS b WHERE {same_key})",
+        f"SELECT COUNT(*) FROM fresh.{table} AS a WHERE NOT EXISTS (SELECT 1 FROM main.{table} AS b WHERE {same_key})",
+        f"SELECT COUNT(*) FROM main.{table} AS a JOIN fresh.{table} AS b ON {same_key} WHERE {differs}",
+    ):
+        async with connection.execute(sql) as cursor:
+            row = await cursor.fetchone()
+        counts.append(int(row[0]) if row else 0)
+    unpaired, missing, changed = counts
+    return unpaired + changed, missing + changed
+
+
+def verify_database(path: Path, progress: Progress | None = None) -> Verification:
     """Check the log (sequence, ids, payloads) and that projections equal a fresh derivation,
     at one snapshot; the file is opened read-only."""
-    return loop.call(_verify, path)
+    return loop.call(_verify, path, progress)

@@ -7,8 +7,9 @@ each, store the new position, all inside one transaction.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
+from itertools import compress
+from math import isfinite
 from typing import Any
 
 import aiosqlite
@@ -69,14 +70,10 @@ class Projector:
         position, last = await self.position(), await log.last_seq()
         if last <= position:
             return 0
-        pending: list[StoredEvent] = []
         count = 0
-        async for stored in log.read(position):
-            pending.append(stored)
-            if len(pending) >= 2000:
-                count += await self.apply_all(pending)
-                pending = []
-        count += await self.apply_all(pending)
+        async for stored in log.read(position):  # one event at a time: memory stays flat
+            await self.apply(stored.event)
+            count += 1
         await self._move_to(last)
         return count
 
@@ -197,33 +194,50 @@ class Projector:
 
 
 def _by_key(run_id: int, event: MetricsLogged) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Split one batch by key: a packed chunk row and a summary row for each key."""
-    columns: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    for key, step, value, at in zip(event.keys, event.steps, event.values, event.times):
-        column = columns.get(key)
-        if column is None:
-            column = columns[key] = ([], [], [])
-        column[0].append(step)
-        column[1].append(value)
-        column[2].append(at)
+    """Split one batch by key (in the order keys first appear): a packed chunk row and a summary
+    row for each key. Batches of a few keys make every pass over the points in C (``compress``,
+    ``min``, ``sum``); a batch of one key is used as it is, with no copy."""
+    all_keys, all_steps, all_values, all_times = event.keys, event.steps, event.values, event.times
+    size = min(len(all_keys), len(all_steps), len(all_values), len(all_times))
+    if not len(all_keys) == len(all_steps) == len(all_values) == len(all_times):  # a crafted event:
+        all_keys, all_steps = all_keys[:size], all_steps[:size]  # its complete points count
+        all_values, all_times = all_values[:size], all_times[:size]
+    keys = dict.fromkeys(all_keys)
+    many: dict[str, tuple[list[int], list[float], list[float]]] = {}
+    if len(keys) > 4:  # one pass over the points: cheaper than a pass per key
+        for key, step, value, at in zip(all_keys, all_steps, all_values, all_times):
+            column = many.get(key)
+            if column is None:
+                column = many[key] = ([], [], [])
+            column[0].append(step)
+            column[1].append(value)
+            column[2].append(at)
     chunks, summaries = [], []
-    isfinite = math.isfinite
-    for key, (steps, values, times) in columns.items():
+    low: float | None
+    high: float | None
+    for key in keys:
+        if len(keys) == 1:
+            steps, values, times = all_steps, all_values, all_times
+        elif many:
+            steps, values, times = many[key]
+        else:
+            mine = [k == key for k in all_keys]
+            steps = list(compress(all_steps, mine))
+            values, times = list(compress(all_values, mine)), list(compress(all_times, mine))
         last_step = max(steps)
-        last = values[len(steps) - 1 - steps[::-1].index(last_step)]  # the latest point at that step
-        finite = [value for value in values if isfinite(value)]
+        if steps[-1] == last_step:  # the usual case: the last point is at the highest step
+            last = values[-1]
+        else:  # the latest point at that step
+            last = values[len(steps) - 1 - steps[::-1].index(last_step)]
+        if isfinite(sum(values)):  # no NaN nor infinity among them (or a sum that overflowed)
+            low, high = min(values), max(values)
+        else:
+            finite = [value for value in values if isfinite(value)]
+            low, high = (min(finite), max(finite)) if finite else (None, None)
         chunks.append((run_id, key, len(steps), min(steps), last_step, *pack_chunk(steps, values, times)))
         summaries.append(
-            (
-                run_id,
-                key,
-                len(steps),
-                last_step,
-                None if last != last else last,  # SQLite has no NaN; NULL reads back as NaN
-                min(finite) if finite else None,
-                max(finite) if finite else None,
-            )
-        )
+            (run_id, key, len(steps), last_step, None if last != last else last, low, high)
+        )  # SQLite has no NaN: a NULL last value reads back as NaN
     return chunks, summaries
 
 

@@ -11,9 +11,10 @@ Ato, a damaged payload) is skipped by :meth:`SQLiteEventLog.read` and counted in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import msgspec
@@ -28,7 +29,7 @@ from ato.storage.database import (
     transaction,
 )
 
-__all__ = ["SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag", "raw_event"]
+__all__ = ["PAGE_BYTES", "SCHEMA", "RawEvent", "SQLiteEventLog", "StoredEvent", "event_tag", "raw_event"]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -45,6 +46,8 @@ SCHEMA = (
     """CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the ato event log is append-only'); END""",
 )
+
+PAGE_BYTES = 8 << 20  # of payload read at a time; a metrics event of 500,000 points is about 14 MB
 
 
 def event_tag(event: Event) -> str:
@@ -84,6 +87,9 @@ class SQLiteEventLog:
         self.path = path
         self.read_only = read_only
         self.skipped = 0  # events :meth:`read` could not decode and passed over
+        # Told the last sequence of each page that a read of this log has gone through: what
+        # maintenance shows its progress by.
+        self.on_page: Callable[[int], None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteEventLog:
@@ -170,31 +176,46 @@ class SQLiteEventLog:
 
     async def read_rows(self, after: int = 0, *, batch: int = 2000) -> AsyncIterator[RawEvent]:
         """Every stored row with ``seq > after`` in order, undecoded."""
-        while True:
-            async with self.connection.execute(
-                "SELECT seq, event_id, run, type, at, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after, batch),
-            ) as cursor:
-                rows = [RawEvent(*row) for row in await cursor.fetchall()]
+        async for rows in self._pages("seq, event_id, run, type, at, payload", after, None, batch):
             for row in rows:
-                yield row
-            if len(rows) < batch:
-                return
-            after = rows[-1].seq
+                yield RawEvent(*row)
 
     async def read_raw(
         self, after: int = 0, *, run: str | None = None, batch: int = 2000
     ) -> AsyncIterator[tuple[int, bytes]]:
         """``(seq, payload)`` pairs with ``seq > after``, in order, undecoded."""
-        where = "seq > ?" + (" AND run = ?" if run is not None else "")
-        while True:
-            params = (after, run) if run is not None else (after,)
-            async with self.connection.execute(
-                f"SELECT seq, payload FROM events WHERE {where} ORDER BY seq LIMIT {batch}", params
-            ) as cursor:
-                rows = list(await cursor.fetchall())
+        async for rows in self._pages("seq, payload", after, run, batch):
             for seq, payload in rows:
                 yield seq, payload
-            if len(rows) < batch:
+
+    async def _pages(self, columns: str, after: int, run: str | None, batch: int) -> AsyncIterator[list[Any]]:
+        """Rows with ``seq > after`` (only ``run``'s, if given), page by page: at most ``batch``
+        rows and :data:`PAGE_BYTES` of payload a page (or one row, however large), so memory stays
+        flat whatever the events hold. The sizes come first: SQLite reads a blob's length without
+        its content. After each page, :attr:`on_page` is told the last sequence read."""
+        where = " AND run = ?" if run is not None else ""
+        extra = (run,) if run is not None else ()
+        while True:
+            async with self.connection.execute(
+                f"SELECT seq, length(payload) FROM events WHERE seq > ?{where} ORDER BY seq LIMIT {int(batch)}",
+                (after, *extra),
+            ) as cursor:
+                sizes = list(await cursor.fetchall())
+            if not sizes:
                 return
-            after = rows[-1][0]
+            last, total = sizes[0][0], 0
+            for seq, size in sizes:
+                total += size or 0
+                if total > PAGE_BYTES and seq != sizes[0][0]:
+                    break
+                last = seq
+            async with self.connection.execute(
+                f"SELECT {columns} FROM events WHERE seq > ? AND seq <= ?{where} ORDER BY seq", (after, last, *extra)
+            ) as cursor:
+                rows = list(await cursor.fetchall())
+            yield rows
+            if self.on_page is not None:
+                self.on_page(last)
+            if last == sizes[-1][0] and len(sizes) < batch:
+                return
+            after = last

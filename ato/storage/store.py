@@ -20,7 +20,7 @@ import aiosqlite
 
 from ato.errors import DatabaseError
 from ato.events.types import Event
-from ato.storage.log import RawEvent, SQLiteEventLog, StoredEvent, raw_event
+from ato.storage.log import PAGE_BYTES, RawEvent, SQLiteEventLog, StoredEvent, raw_event
 
 __all__ = ["Projection", "Store"]
 
@@ -112,11 +112,13 @@ class Store:
         try:
             async with other.snapshot():
                 batch: list[RawEvent] = []
+                size = 0
                 async for row in other.read_rows(0):
                     batch.append(row)
-                    if len(batch) >= 2000:
+                    size += len(row.payload)
+                    if len(batch) >= 2000 or size >= PAGE_BYTES:  # memory stays flat
                         added += await self.append_missing(batch)
-                        batch = []
+                        batch, size = [], 0
                 added += await self.append_missing(batch)
         finally:
             if other is not source:
