@@ -12,9 +12,11 @@ line set, applied after Ato's literals, so they win), and ``parse_args()`` also 
 once no such scope is left, behaves exactly as argparse does.
 
 Without the opt-in, argparse is left alone, and a Scope still reads only its own tokens where the
-command line has ``--flags``: each ``ArgumentParser`` among the main script's globals takes what
-its ``parse_known_args`` would (so a script calling ``parser.parse_known_args()`` works as in
-2.1.7); the flags are not merged into the config, as in 2.1.7.
+command line has ``--flags``: the options of each ``ArgumentParser`` among the main script's
+globals take their tokens (worked out from the options and their ``nargs``; nothing of the parser
+runs), so a script calling ``parser.parse_known_args()`` works as in 2.1.7; the flags are not
+merged into the config, as in 2.1.7. A flag typed on the command line counts as given even where
+its value equals the default.
 
 ato 2.1.7 replaced ``ArgumentParser.parse_args`` for every program that created any Scope; Ato
 wraps ``parse_known_args`` only while an opted-in scope is alive, and removes the wrapper when the
@@ -24,8 +26,6 @@ last one goes.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import threading
@@ -65,21 +65,50 @@ def script_arguments() -> list[str]:
 
 
 def _without_parser_flags(argv: list[str]) -> list[str]:
-    """What the script's own argparse parsers leave: where the command line has ``--flags``, each
-    ``ArgumentParser`` among the main script's globals takes its tokens (as its
-    ``parse_known_args`` would). A parser that would stop the program (a missing required
-    argument, say) takes nothing here."""
+    """What the script's own argparse parsers leave: where the command line has ``--flags``, the
+    tokens that the options of the ``ArgumentParser`` objects among the main script's globals
+    would take (the option and the values its ``nargs`` asks for) are left out. Worked out from
+    the options alone: nothing of the parser runs (no ``type=`` callable, no action)."""
     main = sys.modules.get("__main__")
     if main is None or not any(token.startswith("-") for token in argv):
         return argv
-    parse = _original or argparse.ArgumentParser.parse_known_args
+    options: dict[str, argparse.Action] = {}
     for parser in [value for value in vars(main).values() if isinstance(value, argparse.ArgumentParser)]:
-        try:
-            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-                _, argv = parse(parser, argv)
-        except SystemExit:
+        for action in parser._actions:  # argparse's (documented-by-use) list of options
+            options.update(dict.fromkeys(action.option_strings, action))
+    left: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        name, inline, _ = token.partition("=")
+        found = options.get(name) if token.startswith("-") else None
+        if found is None:
+            left.append(token)
             continue
-    return argv
+        nargs = found.nargs
+        if inline or nargs == 0:
+            continue
+        if nargs is None or isinstance(nargs, int):
+            index += 1 if nargs is None else nargs  # the option's own values, whatever they look like
+            continue
+        # ?, * and +: values up to the next option or Ato literal
+        while index < len(argv) and not (argv[index].startswith("-") or "=" in argv[index]):
+            index += 1
+            if nargs == "?":
+                break
+    return left
+
+
+def typed_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The ``dest`` of every option that ``argv`` names (``--lr 0.1`` or ``--lr=0.1``), typed
+    even where its value equals the default."""
+    typed = set()
+    for action in parser._actions:
+        for option in action.option_strings:
+            if any(token == option or token.startswith(option + "=") for token in argv):
+                typed.add(action.dest)
+    return typed
 
 
 _TEST_RUNNERS = {"pytest", "py.test", "nose2", "nosetests"}
@@ -141,7 +170,8 @@ def _parse_known_args(
     if args is not None or not listeners:
         return original(parser, args, namespace)  # type: ignore[no-any-return]
     fresh = namespace is None
-    known, unknown = original(parser, script_arguments(), namespace)
+    argv = script_arguments()
+    known, unknown = original(parser, argv, namespace)
     if fresh:
         known.__class__ = ParsedArguments
     ato = [token for token in unknown if not token.startswith("-")]
@@ -149,7 +179,8 @@ def _parse_known_args(
     _ato_tokens = (list(sys.argv), ato)
     parsed = vars(known)
     defaults = {name: parser.get_default(name) for name in parsed}
-    given = {name: value for name, value in parsed.items() if value != defaults[name]}
+    typed = typed_options(parser, argv)
+    given = {name: value for name, value in parsed.items() if name in typed}
     for listener in listeners:
         listener.argparse_parsed(defaults, given)
     return known, rest

@@ -348,3 +348,39 @@ def test_setting_scope_config_replaces_it_and_a_run_records_the_difference(
     assert scope.config is trial
     with SQLFinder(trial) as finder:
         assert finder.find_run(run_id).config.lr == 0.5
+
+
+def test_a_plain_scope_runs_nothing_of_the_parser(tmp_path: Path) -> None:
+    script = """
+    import argparse
+    from ato.scope import Scope
+
+    calls = []
+    def counted(text):
+        calls.append(text)
+        return int(text)
+
+    scope = Scope()
+    scope.observe({'lr': 0.1}, name='base', default=True)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--epochs', type=counted, default=1)
+    parser.add_argument('--tags', nargs='*', default=[])
+    args, _ = parser.parse_known_args()
+
+    @scope
+    def train(config):
+        print(calls, args.tags, config.to_dict())
+
+    train()
+    """
+    out = run(sys.executable, tmp_path, script, "lr=0.3", "--epochs", "5", "--tags", "a", "b").stdout
+    assert out == "['5'] ['a', 'b'] {'lr': 0.3}\n"  # the type= callable ran once: argparse's own parse
+
+
+def test_a_typed_flag_wins_even_where_it_equals_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["train.py", "--epochs", "3", "epochs=9"])
+    scope = Scope(use_external_parser=True)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.parse_args()
+    assert scope.config.epochs == 3 and scope.provenance("epochs").winner.step == "argparse_given"
