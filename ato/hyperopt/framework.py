@@ -46,8 +46,8 @@ class HyperOpt:
 
     @property
     def config(self) -> ADict:
-        """The base config of every trial: the scope's merged config, read when first asked for
-        (ato 2.1.7 cloned it when the search was created). Assign to search from another one."""
+        """The base config of every trial: the scope's merged config, read on each use until one is
+        assigned (ato 2.1.7 cloned it when the search was created). Assign to search from another one."""
         return self.scope.config if self._config is None else self._config
 
     @config.setter

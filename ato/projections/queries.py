@@ -71,10 +71,9 @@ def utc_datetime(seconds: float) -> datetime:
 @dataclass(frozen=True)
 class Project:
     """A project. ``created_at`` is a naive UTC datetime, as ato 2.1.7 gave it; ``description`` is a
-    column of 2.1.7 that Ato never records (always None). ``id`` is None only for a project
-    ``get_or_create_project()`` names before its first run: Ato records a project with its first run."""
+    column of 2.1.7 that Ato never records (always None)."""
 
-    id: int | None
+    id: int
     name: str
     created_at: datetime
     description: str | None = None

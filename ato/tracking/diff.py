@@ -226,7 +226,7 @@ def _numerics_differences(a: dict[Any, Any], b: dict[Any, Any]) -> tuple[list[di
     recorded_by = sum(isinstance(switches, dict) and bool(switches) for switches in (switches_a, switches_b))
     recorded = False
     out = []
-    if isinstance(switches_a, dict) and isinstance(switches_b, dict) and bool(switches_a) == bool(switches_b):
+    if recorded_by == 2 and isinstance(switches_a, dict) and isinstance(switches_b, dict):  # both recorded torch's switches
         recorded = True
         for name in sorted(set(switches_a) & set(switches_b)):
             if switches_a[name] != switches_b[name]:

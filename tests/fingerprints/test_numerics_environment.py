@@ -201,3 +201,12 @@ def test_a_variable_an_old_run_never_watched_is_not_a_change(tmp_path: Path) -> 
     # two runs that both watched it: a change, named as such (beside the TF32 switches it sets)
     report = json.loads(ato("diff", "4", "2", "--json", cwd=tmp_path).stdout)
     assert {"switch": "$TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "a": None, "b": "1"} in report["numerics"]
+
+
+def test_two_runs_that_never_imported_torch_say_not_recorded_not_same(tmp_path: Path) -> None:
+    run_script(tmp_path, NO_TORCH)
+    run_script(tmp_path, NO_TORCH)
+    result = ato("diff", "1", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "numerics: not recorded (neither run recorded torch's switches)" in result.stdout
+    assert "same switches" not in result.stdout
