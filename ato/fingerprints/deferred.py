@@ -93,8 +93,20 @@ class Pending:
                 return
         fn(self)
 
+    def give_up(self, exc: BaseException) -> None:
+        """Resolve now, as failed (``exc`` says why), if it has not resolved: its threads are stuck
+        (a wedged GPU). Every digest its pipeline has in flight fails with it, and later calls hash
+        on the caller's thread (see :meth:`_Pipeline.abort`)."""
+        if self._done:
+            return
+        if self._owner is not None:
+            self._owner.abort(exc)
+        self.set_result(_error_digest(exc))  # (ignored where the abort resolved it)
+
     def set_result(self, value: Any, error: BaseException | None = None) -> None:
         with _finished:
+            if self._done:  # resolved already (given up on, say): the first result stands
+                return
             self._value, self._error, self._done = value, error, True
             callbacks, self._callbacks = self._callbacks, None
             _finished.notify_all()
@@ -250,6 +262,10 @@ class Target:
         self.future.set_result(digest)
 
 
+def _replaced() -> RuntimeError:
+    return RuntimeError("queued after its runtime fingerprint pipeline was replaced (configure) and stopped")
+
+
 def _error_digest(error: BaseException) -> str:
     """Stands for a digest that failed (a CUDA error, say): it differs from any value's digest."""
     return xxhash.xxh3_128_hexdigest(f"!error {type(error).__qualname__}: {error}".encode())
@@ -290,7 +306,8 @@ class _Close:
         self.target.drain()
 
     def abandon(self) -> None:
-        pass
+        with self.target.lock:
+            self.target.closed = True  # no worker runs it: the failed digest resolves all the same
 
 
 class _Later:
@@ -449,6 +466,8 @@ class _Pipeline:
         self.items.put(item)
         if self.dead is not None:
             self._fail_queued(self.dead)
+        elif self._orphaned():
+            self._fail_queued(_replaced())
 
     def copy(self, target: Target, flat: Any) -> None:
         """Copy ``flat`` into the ring, piece by piece, each followed by an event (caller's thread)."""
@@ -497,6 +516,8 @@ class _Pipeline:
                 return
             if self.dead is not None:
                 self._fail_queued(self.dead)
+            elif self._orphaned():
+                self._fail_queued(_replaced())
 
     def _room(self, size: int) -> list[Any] | None:
         """A region of ``size`` bytes, waiting for the worker while the ring is full (under
@@ -505,10 +526,20 @@ class _Pipeline:
         if region is None:
             self.waits += 1
         while region is None:
-            if self.dead is not None or (not self.cond.wait(POLL) and self._gone() is not None):
+            if self.dead is not None:
                 return None
+            if not self.cond.wait(POLL):
+                if self._orphaned():  # what holds the room was queued after the worker stopped
+                    self._fail_queued(_replaced())
+                elif self._gone() is not None:
+                    return None
             region = self.ring.reserve(size)
         return region
+
+    def _orphaned(self) -> bool:
+        """Replaced (:func:`configure`) and its worker has stopped: what is queued now (by a call
+        that took this pipeline just before it was replaced) no worker will ever take."""
+        return self.stopping and self.dead is None and not self.worker.is_alive()
 
     def _gone(self) -> BaseException | None:
         """Why this pipeline's work can no longer finish: its worker, or every hashing thread,
@@ -526,6 +557,9 @@ class _Pipeline:
 
     def check(self) -> None:
         """Fail what is in flight if its threads are gone: a wait then ends instead of hanging."""
+        if self._orphaned():  # replaced: only what was queued too late fails, the rest completes
+            self._fail_queued(_replaced())
+            return
         reason = self._gone()
         if reason is not None:
             self.abort(reason)
@@ -573,10 +607,18 @@ class _Pipeline:
 
     def _work(self) -> None:
         items = self.items
+        stop = False
         while True:
-            item = items.get()
+            if stop:  # told to stop: take what a call racing configure() queued after the sentinel
+                try:
+                    item = items.get_nowait()
+                except queue.Empty:
+                    return  # (what comes later still: _orphaned, failed by whoever waits for it)
+            else:
+                item = items.get()
             if item is None:
-                return
+                stop = True
+                continue
             try:
                 item.run()
             except BaseException as exc:  # a CUDA error, say: this digest fails, the others go on

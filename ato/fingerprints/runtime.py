@@ -43,10 +43,11 @@ from ato.fingerprints.deferred import CHUNK, Pending
 
 __all__ = [
     "MAX_CALLS", "SCHEME", "Digest", "RuntimeRecord", "compare_runtime", "deferred_digest", "first_divergence",
-    "runtime_digest", "scheme_note", "settle",
+    "SETTLE_TIMEOUT_S", "abandon", "runtime_digest", "scheme_note", "settle",
 ]
 
 MAX_CALLS = 100_000
+SETTLE_TIMEOUT_S = 60.0  # how long a run's end waits for deferred digests (a wedged GPU): then they fail
 SCHEME = 2
 Digest = Union[str, Pending]  # a digest, or one a worker thread is still computing
 _pack_float = struct.Struct("<d").pack
@@ -147,7 +148,12 @@ def _feed_container(h: Any, value: Any, active: set[int]) -> None:
 
 def _sub_digest(value: Any, active: set[int]) -> Digest:
     plan = _Plan()
-    _feed(plan, value, active)
+    try:
+        _feed(plan, value, active)
+    except BaseException:
+        if plan.target is not None:
+            plan.target.close()  # what was queued for it is given back (as in deferred_digest)
+        raise
     return plan.result()
 
 
@@ -302,6 +308,20 @@ def settle(records: Iterable[RuntimeRecord], timeout: float | None = None) -> bo
         if not record.settle(left):
             return False
     return True
+
+
+def abandon(records: Iterable[RuntimeRecord], reason: BaseException) -> int:
+    """Resolve, as failed digests, every digest of ``records`` still being computed (after
+    :func:`settle` timed out: a device that never finishes its copies). Their pipelines are given
+    up on (later calls hash on the caller's thread); returns how many digests were pending."""
+    count = 0
+    for record in list(records):
+        with record._lock:
+            waiting = [digest for digest in record._waiting if not isinstance(digest, str) and not digest.done()]
+        count += len(waiting)
+        for digest in waiting:
+            digest.give_up(reason)
+    return count
 
 
 def first_divergence(a: list[str], b: list[str]) -> int | None:

@@ -455,10 +455,20 @@ class LoggerCore:
 
     async def _settle_runtime(self) -> None:
         """Wait, off the loop's thread, for the digests of traced GPU outputs still being copied
-        and hashed (:mod:`ato.fingerprints.deferred`): the run's record is complete when it ends."""
+        and hashed (:mod:`ato.fingerprints.deferred`): the run's record is complete when it ends.
+        The wait is bounded (``ato.fingerprints.runtime.SETTLE_TIMEOUT_S``, 60 s): a digest not
+        known by then (a wedged GPU) is recorded as failed, with a RuntimeWarning, so neither
+        finish() nor the exit hook hangs."""
+        from ato.fingerprints import runtime as fingerprints
+
         records = list(self._runtime.values())
         if any(record.pending for record in records):
-            await anyio.to_thread.run_sync(settle, records)
+            timeout = fingerprints.SETTLE_TIMEOUT_S
+            if not await anyio.to_thread.run_sync(settle, records, timeout):
+                count = fingerprints.abandon(
+                    records, TimeoutError(f"the device did not finish its copies within {timeout} s"))
+                warnings.warn(f"ato: {count} runtime fingerprint(s) still being computed after {timeout} s "
+                              f"are recorded as failed", RuntimeWarning, stacklevel=2)
 
     def _runtime_events(self) -> list[Event]:
         records = dict(self._runtime)

@@ -7,14 +7,23 @@ from __future__ import annotations
 import os
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import pytest
+import xxhash
 
-from ato.fingerprints import deferred
+from ato.fingerprints import deferred, runtime
 from ato.fingerprints.deferred import CHUNK, Pending
-from ato.fingerprints.runtime import RuntimeRecord, deferred_digest, runtime_digest
+from ato.fingerprints.runtime import (
+    RuntimeRecord,
+    _flat_bytes,
+    deferred_digest,
+    runtime_digest,
+)
+from ato.tracking.logger import LoggerCore
 
 torch = pytest.importorskip("torch")
 
@@ -195,3 +204,93 @@ def test_a_forked_child_has_its_own_locks() -> None:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child hung on a lock held at the fork")
+
+
+def test_a_run_ends_when_the_device_never_finishes_its_copies(on_cpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """finish() and the exit hook wait for deferred digests at most SETTLE_TIMEOUT_S: then those
+    still being computed (a worker stuck waiting for a wedged GPU's copy) are recorded as failed."""
+    monkeypatch.setattr(deferred, "POLL", 0.05)
+    monkeypatch.setattr(runtime, "SETTLE_TIMEOUT_S", 0.3)
+    runtime_digest(torch.ones(4))
+    gate = threading.Event()  # the GPU never finishes the copy
+    run = deferred._Copy.run
+
+    def stuck(self: Any) -> None:
+        gate.wait()
+        run(self)
+
+    monkeypatch.setattr(deferred._Copy, "run", stuck)
+    try:
+        record = RuntimeRecord()
+        value = torch.ones(10)
+        record.add(deferred_digest(value))
+        record.add(deferred_digest(torch.ones(3 * CHUNK // 4)))  # a chunked one too
+        assert record.pending == 2
+        core = types.SimpleNamespace(_runtime={"f": record})
+        with pytest.warns(RuntimeWarning, match="2 runtime fingerprint"):
+            _within(10, lambda: anyio.run(LoggerCore._settle_runtime, core) or True)
+        assert record.pending == 0
+        detail = _within(10, record.detail)  # no longer blocks
+        assert detail["calls"] == 2 and detail["digests"][0] != _host(value)[:16]
+        assert isinstance(_within(10, lambda: record.fingerprint), str)
+    finally:
+        gate.set()  # the stuck worker lets go of the (given up) copy
+    assert deferred.open_target(None) is None  # the pipeline was given up: later calls hash here
+    assert runtime_digest(value) == _host(value)
+
+
+def test_a_call_racing_configure_does_not_wait_forever(on_cpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deferred, "POLL", 0.05)
+    runtime_digest(torch.ones(4))
+    old = deferred._pipeline
+    assert old is not None
+    deferred.configure(devices=("cpu", "cuda"), ring_bytes=4 * CHUNK, piece_bytes=2 * CHUNK)
+    old.worker.join(10)
+    assert not old.worker.is_alive()
+    # a thread that read _pipeline just before configure() queues its work after the sentinel
+    monkeypatch.setattr(deferred, "_pipeline", old)
+    record = RuntimeRecord()
+    small = torch.ones(10)
+    record.add(deferred_digest(small))
+    assert _within(10, lambda: record.settle(timeout=None))
+    assert record.detail()["digests"][0] != _host(small)[:16]  # failed, not waited for forever
+    # pieces of 2 * CHUNK bytes: the ring (4 * CHUNK) holds two; the third waits for room
+    values = [torch.full((CHUNK // 2,), float(i)) for i in range(3)]
+    digests = _within(10, lambda: [deferred_digest(value) for value in values])
+    assert all(isinstance(digest, str) for digest in (_within(10, d.result) for d in digests))
+    assert _within(10, lambda: _wait_until(lambda: not old.open and not old.ring.live))
+
+
+def test_the_worker_takes_what_was_queued_after_the_sentinel(on_cpu: None) -> None:
+    runtime_digest(torch.ones(4))
+    old = deferred._pipeline
+    assert old is not None
+    gate = threading.Event()
+    old.items.put(types.SimpleNamespace(run=gate.wait))  # holds the worker until the sentinel is in
+    deferred.configure(devices=("cpu", "cuda"), ring_bytes=4 * CHUNK, piece_bytes=2 * CHUNK)
+    target = deferred.Target(old, xxhash.xxh3_128())  # the racing call
+    value = torch.ones(10)
+    target.update(b"X" + str(value.dtype).encode() + repr(tuple(value.shape)).encode())
+    target.tensor(_flat_bytes(value))
+    future = target.close()
+    gate.set()
+    assert _within(10, future.result) == _host(value)  # computed, not failed
+
+
+class _BadRepr:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+@pytest.mark.parametrize("make", [lambda bad: {"k": [torch.ones(10), bad]}, lambda bad: {(torch.ones(10), bad)}],
+                         ids=["dict", "set"])
+def test_a_sub_digest_that_fails_closes_its_target(on_cpu: None, make: Callable[[Any], Any]) -> None:
+    runtime_digest(torch.ones(4))
+    pipeline = deferred._pipeline
+    assert pipeline is not None
+    value = make(_BadRepr())
+    with pytest.raises(ValueError, match="no repr"):
+        deferred_digest(value)
+    assert _within(10, lambda: _wait_until(lambda: not pipeline.open and not pipeline.ring.live))
