@@ -28,7 +28,7 @@ from ato.projections.tables import TABLES
 from ato.storage import loop
 from ato.storage.database import connect, transaction, translate_errors
 from ato.storage.legacy import LegacyDatabase
-from ato.storage.log import SQLiteEventLog, StoredEvent, event_tag
+from ato.storage.log import SQLiteEventLog, event_tag
 from ato.storage.store import Store
 
 __all__ = ["Progress", "Verification", "import_database", "merge_databases", "open_store", "rebuild_database", "verify_database"]
@@ -67,8 +67,8 @@ async def _rebuild(path: Path, progress: Progress | None) -> tuple[int, float]:
     try:
         start = time.perf_counter()
         stage = _Stage(progress, "rebuilding the projections", await store.log.last_seq())
-        store.log.on_page = stage
-        count = await store.rebuild()
+        with store.log.reporting(stage):
+            count = await store.rebuild()
         stage.finish()
         return count, time.perf_counter() - start
     finally:
@@ -93,8 +93,8 @@ async def _merge(path: Path, sources: Sequence[Path], progress: Progress | None)
             added = []
             for source, log in zip(sources, logs):
                 stage = _Stage(progress, f"merging {source.name}", await log.last_seq())
-                log.on_page = stage
-                added.append((source, await store.merge(log)))
+                with log.reporting(stage):
+                    added.append((source, await store.merge(log)))
                 stage.finish()
             return added
         finally:
@@ -189,26 +189,22 @@ async def _check_log(log: SQLiteEventLog, fresh: Projector, fresh_path: Path, pr
     report = Verification(0)
     previous = 0
     stage = _Stage(progress, "checking the log", await log.last_seq())
-    log.on_page = stage
-    try:
-        async with transaction(fresh.connection, fresh_path):
-            async for row in log.read_rows(0):
-                report.events += 1
-                if row.seq != previous + 1:
-                    report.problems.append(f"sequence jumps from {previous} to {row.seq}")
-                previous = row.seq
-                try:
-                    event = decode_event(row.payload)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    known = row.type in _KNOWN_TAGS
-                    reason = f"damaged payload ({exc})" if known else f"type {row.type!r} is unknown to this Ato (a newer version's?)"
-                    (report.problems if known else report.skipped).append(f"event {row.seq}: {reason}; projections skip it")
-                    continue
-                if (event.event_id, event.run, event_tag(event)) != (row.event_id, row.run, row.type):
-                    report.problems.append(f"event {row.seq}: envelope does not match its payload")
-                await fresh.apply_all([StoredEvent(row.seq, event)])
-    finally:
-        log.on_page = None
+    async with transaction(fresh.connection, fresh_path):
+        async for row in log.read_rows(0, on_page=stage):
+            report.events += 1
+            if row.seq != previous + 1:
+                report.problems.append(f"sequence jumps from {previous} to {row.seq}")
+            previous = row.seq
+            try:
+                event = decode_event(row.payload)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                known = row.type in _KNOWN_TAGS
+                reason = f"damaged payload ({exc})" if known else f"type {row.type!r} is unknown to this Ato (a newer version's?)"
+                (report.problems if known else report.skipped).append(f"event {row.seq}: {reason}; projections skip it")
+                continue
+            if (event.event_id, event.run, event_tag(event)) != (row.event_id, row.run, row.type):
+                report.problems.append(f"event {row.seq}: envelope does not match its payload")
+            await fresh.apply(event)  # no position: nothing reads the fresh one
     stage.finish()
     return report
 

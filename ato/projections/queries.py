@@ -299,7 +299,7 @@ def _points(run_id: int, rows: list[Any], counts: dict[str, int]) -> MetricPoint
         room = left.get(key, 0)
         if room <= 0:
             continue  # logged after the run was found
-        s, v, t = unpack_chunk(packed_steps, packed_values, packed_times)
+        s, v, t = unpack_chunk(packed_steps, packed_values, packed_times)  # views: no copy
         if len(s) > room:
             s, v, t = s[:room], v[:room], t[:room]
         left[key] = room - len(s)
@@ -310,15 +310,15 @@ def _points(run_id: int, rows: list[Any], counts: dict[str, int]) -> MetricPoint
     if not parts:
         return MetricPoints(run_id, [], array("I"), array("q"), array("d"), array("d"))
     lengths = [len(part[2]) for part in parts]
-    steps = [np.frombuffer(part[2], np.int64) for part in parts]
-    times = [np.frombuffer(part[4], np.float64) for part in parts]
+    steps = [part[2] for part in parts]
+    times = [part[4] for part in parts]
     order = np.lexsort((
         np.arange(sum(lengths)),  # last resort: log order within a chunk, then chunk order
         np.concatenate([np.maximum.accumulate(column) for column in steps]),
         np.concatenate([np.maximum.accumulate(column) for column in times]),
         np.repeat([part[0] for part in parts], lengths),
     ))
-    values = np.concatenate([np.frombuffer(part[3], np.float64) for part in parts])
+    values = np.concatenate([part[3] for part in parts])
     return MetricPoints(
         run_id,
         list(keys),

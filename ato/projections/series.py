@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from ato.errors import QueryError
+from ato.projections.tables import unpack_chunk
 
 __all__ = ["MetricSeries", "downsample", "series_from_chunks"]
 
@@ -75,23 +76,18 @@ class MetricSeries:
 
 
 def series_from_chunks(run_id: int, key: str, chunks: Sequence[tuple[bytes, bytes, bytes]]) -> MetricSeries:
-    """Decode packed chunks (little-endian int64 steps, float64 values and times) into one series."""
+    """Decode packed chunks (see :func:`~ato.projections.tables.unpack_chunk`) into one series."""
     import numpy as np
 
     if not chunks:
         empty = np.empty(0, dtype=np.float64)
         return MetricSeries(run_id, key, np.empty(0, dtype=np.int64), empty, empty.copy())
-    steps = np.concatenate([np.frombuffer(chunk[0], dtype="<i8") for chunk in chunks])
-    values = np.concatenate([np.frombuffer(chunk[1], dtype="<f8") for chunk in chunks])
-    times = np.concatenate([np.frombuffer(chunk[2], dtype="<f8") for chunk in chunks])
+    columns = [unpack_chunk(*chunk) for chunk in chunks]
+    steps, values, times = (np.concatenate([column[i] for column in columns]) for i in range(3))
     if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
         order = np.argsort(steps, kind="stable")  # stable: points of one step keep log order
         steps, values, times = steps[order], values[order], times[order]
-    native = "=i8", "=f8"
-    return MetricSeries(
-        run_id, key, steps.astype(native[0], copy=False), values.astype(native[1], copy=False),
-        times.astype(native[1], copy=False),
-    )
+    return MetricSeries(run_id, key, steps, values, times)
 
 
 def downsample(series: MetricSeries, max_points: int) -> MetricSeries:

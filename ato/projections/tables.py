@@ -6,7 +6,7 @@
 - ``metric_chunks``: every point, stored per run, key and flush as packed little-endian arrays
   (``steps`` int64, ``metric_values`` float64 bit for bit, NaN included, ``times`` float64): one row per
   key per flush instead of one per point, which is what lets logging keep up with raw inserts.
-  :func:`unpack_chunk` reads one back.
+  :func:`unpack_chunk` reads one back (as numpy arrays: the one decoder of the format).
 - ``metric_summary``: per run and key, the count, the last value (at the highest step) and the
   smallest and largest *finite* values: what ``find_best_run`` ranks.
 - ``artifacts``, ``fingerprints``: as logged.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from typing import Any
 
 __all__ = ["DROP", "SCHEMA", "TABLES", "pack_chunk", "unpack_chunk"]
 
@@ -31,13 +32,17 @@ def pack_chunk(steps: list[int], values: list[float], times: list[float]) -> tup
     return packed[0].tobytes(), packed[1].tobytes(), packed[2].tobytes()
 
 
-def unpack_chunk(steps: bytes, values: bytes, times: bytes) -> tuple[array, array, array]:  # type: ignore[type-arg]
-    """The inverse of :func:`pack_chunk`."""
-    columns = array("q", steps), array("d", values), array("d", times)
-    if sys.byteorder != "little":
-        for column in columns:
-            column.byteswap()
-    return columns
+def unpack_chunk(steps: bytes, values: bytes, times: bytes) -> tuple[Any, Any, Any]:
+    """The inverse of :func:`pack_chunk`, as numpy arrays of native int64 steps and float64
+    values and times: read-only views on the bytes (copies only on a big-endian machine)."""
+    import numpy as np  # here, not at the top: `import ato` loads no numpy
+
+    return (
+        np.frombuffer(steps, "<i8").astype(np.int64, copy=False),
+        np.frombuffer(values, "<f8").astype(np.float64, copy=False),
+        np.frombuffer(times, "<f8").astype(np.float64, copy=False),
+    )
+
 
 TABLES = (
     "projects",

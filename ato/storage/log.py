@@ -11,7 +11,8 @@ Ato, a damaged payload) is skipped by :meth:`SQLiteEventLog.read` and counted in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,8 @@ class SQLiteEventLog:
         self.path = path
         self.read_only = read_only
         self.skipped = 0  # events :meth:`read` could not decode and passed over
-        # Told the last sequence of each page that a read of this log has gone through: what
-        # maintenance shows its progress by.
-        self.on_page: Callable[[int], None] | None = None
+        # Set only inside :meth:`reporting`, for reads made by code that cannot pass ``on_page``.
+        self._on_page: Callable[[int], None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteEventLog:
@@ -161,12 +161,25 @@ class SQLiteEventLog:
         )
         return first
 
+    @contextmanager
+    def reporting(self, on_page: Callable[[int], None]) -> Iterator[None]:
+        """Within the block, every read of this log tells ``on_page`` the last sequence of each
+        page it goes through (as if passed ``on_page=``): for reads made on one's behalf, by
+        :class:`~ato.storage.store.Store`'s merge or rebuild. Reset on the way out."""
+        previous, self._on_page = self._on_page, on_page
+        try:
+            yield
+        finally:
+            self._on_page = previous
+
     async def read(
-        self, after: int = 0, *, run: str | None = None, batch: int = 2000
+        self, after: int = 0, *, run: str | None = None, batch: int = 2000,
+        on_page: Callable[[int], None] | None = None,
     ) -> AsyncIterator[StoredEvent]:
         """Events with ``seq > after`` in order (only ``run``'s, if given), decoded; an event
-        that cannot be decoded is skipped and counted in :attr:`skipped`."""
-        async for seq, payload in self.read_raw(after, run=run, batch=batch):
+        that cannot be decoded is skipped and counted in :attr:`skipped`. ``on_page``: see
+        :meth:`_pages`."""
+        async for seq, payload in self.read_raw(after, run=run, batch=batch, on_page=on_page):
             try:
                 event = decode_event(payload)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -174,25 +187,33 @@ class SQLiteEventLog:
                 continue
             yield StoredEvent(seq, event)
 
-    async def read_rows(self, after: int = 0, *, batch: int = 2000) -> AsyncIterator[RawEvent]:
-        """Every stored row with ``seq > after`` in order, undecoded."""
-        async for rows in self._pages("seq, event_id, run, type, at, payload", after, None, batch):
+    async def read_rows(
+        self, after: int = 0, *, batch: int = 2000, on_page: Callable[[int], None] | None = None
+    ) -> AsyncIterator[RawEvent]:
+        """Every stored row with ``seq > after`` in order, undecoded. ``on_page``: see :meth:`_pages`."""
+        async for rows in self._pages("seq, event_id, run, type, at, payload", after, None, batch, on_page):
             for row in rows:
                 yield RawEvent(*row)
 
     async def read_raw(
-        self, after: int = 0, *, run: str | None = None, batch: int = 2000
+        self, after: int = 0, *, run: str | None = None, batch: int = 2000,
+        on_page: Callable[[int], None] | None = None,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """``(seq, payload)`` pairs with ``seq > after``, in order, undecoded."""
-        async for rows in self._pages("seq, payload", after, run, batch):
+        """``(seq, payload)`` pairs with ``seq > after``, in order, undecoded. ``on_page``: see
+        :meth:`_pages`."""
+        async for rows in self._pages("seq, payload", after, run, batch, on_page):
             for seq, payload in rows:
                 yield seq, payload
 
-    async def _pages(self, columns: str, after: int, run: str | None, batch: int) -> AsyncIterator[list[Any]]:
+    async def _pages(
+        self, columns: str, after: int, run: str | None, batch: int, on_page: Callable[[int], None] | None
+    ) -> AsyncIterator[list[Any]]:
         """Rows with ``seq > after`` (only ``run``'s, if given), page by page: at most ``batch``
         rows and :data:`PAGE_BYTES` of payload a page (or one row, however large), so memory stays
         flat whatever the events hold. The sizes come first: SQLite reads a blob's length without
-        its content. After each page, :attr:`on_page` is told the last sequence read."""
+        its content. After each page, ``on_page`` (or, if none, the one set by :meth:`reporting`) is
+        told the last sequence read: what maintenance shows its progress by."""
+        on_page = on_page if on_page is not None else self._on_page
         where = " AND run = ?" if run is not None else ""
         extra = (run,) if run is not None else ()
         while True:
@@ -214,8 +235,8 @@ class SQLiteEventLog:
             ) as cursor:
                 rows = list(await cursor.fetchall())
             yield rows
-            if self.on_page is not None:
-                self.on_page(last)
+            if on_page is not None:
+                on_page(last)
             if last == sizes[-1][0] and len(sizes) < batch:
                 return
             after = last

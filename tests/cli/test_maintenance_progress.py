@@ -181,3 +181,27 @@ def test_verify_catches_every_tampered_projection_row(config: ADict, db: Path, c
     assert shown.returncode == 1 and all(line in shown.stdout for line in expected)
     assert ato("rebuild", "--db", str(db), cwd=db.parent).returncode == 0
     assert verify_database(db).ok
+
+
+def test_a_log_reports_pages_only_inside_reporting_or_when_asked(db: Path, config: ADict) -> None:
+    import asyncio
+
+    from ato.storage.log import SQLiteEventLog
+
+    _log(config, runs=1, points=200)
+
+    async def check() -> tuple[list[int], list[int]]:
+        log = await SQLiteEventLog.open_read_only(db)
+        try:
+            passed: list[int] = []
+            inside: list[int] = []
+            _ = [row async for row in log.read_rows(0, on_page=passed.append)]
+            with log.reporting(inside.append):
+                _ = [row async for row in log.read_rows(0)]
+            _ = [row async for row in log.read_rows(0)]  # after the block: inside hears nothing more
+            return passed, inside
+        finally:
+            await log.close()
+
+    passed, inside = asyncio.run(check())
+    assert passed[-1] == _events(db) and inside == passed
