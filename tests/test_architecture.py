@@ -12,7 +12,9 @@ from ato import AsyncSQLFinder, AsyncSQLLogger, SQLFinder, SQLLogger
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ato"
 # Private names of the standard library that have no public spelling.
-STDLIB_PRIVATE = {"_getframe"}
+# The standard library's underscored names Ato relies on, each where no public one exists:
+# sys._getframe (lazy blocks), ArgumentParser._actions (argparse lists a parser's options nowhere else).
+STDLIB_PRIVATE = {"_getframe", "_actions"}
 
 
 def _private(name: str) -> bool:
