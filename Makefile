@@ -38,7 +38,7 @@ $(VENV)/.ato-bench-installed: $(VENV)/.ato-test-installed
 	touch $@
 
 bench: $(VENV)/.ato-bench-installed $(VENV)-ref/.installed
-	for script in bench/*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) $$script; done
+	for script in bench/[!_]*.py; do echo "== $$script"; ATO_REFERENCE_PYTHON=$(abspath $(VENV)-ref)/bin/python $(PY) $$script; done
 
 lint: $(VENV)/.ato-test-installed
 	$(PIP) mypy ruff

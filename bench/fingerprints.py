@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
 import xxhash
+from _timing import median_seconds
 
 from ato.fingerprints.code import code_fingerprint
 from ato.fingerprints.environment import environment, environment_fingerprint
@@ -22,14 +20,6 @@ from ato.fingerprints.runtime import runtime_digest
 
 SIZE = 256 * 1024 * 1024
 
-
-def median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def fifty_line_function(config, data):  # a realistic 50-line training step, never called

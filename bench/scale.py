@@ -38,11 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import numpy as np
+from _timing import median_seconds
 
 KEYS = ("loss", "accuracy", "lr", "grad_norm")
 CHUNK_STEPS = 8192  # steps of curve generated at a time (memory stays flat)
@@ -84,14 +85,6 @@ def files_size(path: Path) -> int:
     """The database with its WAL and shared-memory files."""
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
 
-
-def median_seconds(action: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
 
 
 def verdict(met: bool) -> str:
@@ -503,10 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     if any(rate < TARGET_MAINTENANCE_RATE for rate, _ in maintenance.values()):
         notes.append(
-            "verify/rebuild/merge: verify decodes every event and derives the projections afresh into a "
-            "temporary database, rebuild re-projects every point into metric_chunks, merge copies every "
-            "event; points 1, 2 and 4 of issue 14 (store once, compact encoding, maintenance at disk "
-            "speed) are not done yet"
+            "verify/rebuild/merge: each streams the log in bounded pages, but still decodes every "
+            "point's msgpack lists, and rebuild and verify write every point again into metric_chunks; "
+            "points 1-2 of issue 14 (store once, compact encoding) are not done yet"
         )
     if read.ratio < TARGET_READ_RATIO:
         notes.append("get_metrics: below the target ratio; it reads and unpacks every metric_chunks row of the "
