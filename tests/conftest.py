@@ -69,17 +69,19 @@ def reference_python() -> str:
 
 
 def run_script(tmp_path: Path, script: str, *argv: str, timeout: float = 120, check: bool = True,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Write ``script`` to ``tmp_path/script.py`` and run it in a fresh interpreter."""
+               env: dict[str, str] | None = None, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    """Write ``script`` to ``tmp_path/script.py`` and run it in a fresh interpreter (``python``:
+    another one, such as :func:`reference_python`, runs without this checkout's PYTHONPATH)."""
     path = tmp_path / "script.py"
     path.write_text(textwrap.dedent(script))
+    base = os.environ if python == sys.executable else {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, str(path), *argv],
+        [python, str(path), *argv],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**base, **(env or {})},
     )
     if check:
         assert result.returncode == 0, result.stderr

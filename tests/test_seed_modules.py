@@ -7,10 +7,6 @@ Where the real ato 2.1.7 is installed (ATO_REFERENCE_PYTHON), the same script ru
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ import yaml
 from ato.adict import ADict
 from ato.config import xyz
 from ato.errors import ConfigFileError
-from tests.conftest import reference_python
+from tests.conftest import reference_python, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,14 +186,6 @@ def test_convert_string_to_value_passes_other_values_through() -> None:
 
 
 # -- the real 2.1.7 --------------------------------------------------------------------------------------
-def _run(python: str, script: str, folder: Path) -> str:
-    (folder / "script.py").write_text(textwrap.dedent(script))
-    result = subprocess.run([python, "script.py"], capture_output=True, text=True, cwd=folder, timeout=120,
-                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 SEED_SCRIPT = """
 import json, toml, yaml
 from ato.adict import ADict, ALLOWED_EXTS, Dict
@@ -241,8 +229,8 @@ def test_seed_script_gives_what_the_real_2_1_7_gives(tmp_path: Path) -> None:
     reference = reference_python()
     (tmp_path / "ours").mkdir()
     (tmp_path / "theirs").mkdir()
-    ours = json.loads(_run(sys.executable, SEED_SCRIPT, tmp_path / "ours"))
-    theirs = json.loads(_run(reference, SEED_SCRIPT, tmp_path / "theirs"))
+    ours = json.loads(run_script(tmp_path / "ours", SEED_SCRIPT).stdout)
+    theirs = json.loads(run_script(tmp_path / "theirs", SEED_SCRIPT, python=reference).stdout)
     assert ours.keys() == theirs.keys()
     for key in theirs:
         assert ours[key] == theirs[key], key

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ from hypothesis import strategies as st
 from ato.adict import ADict
 from ato.config import xyz
 from ato.errors import ConfigFileError, ConfigWarning, FrozenConfigError
-from tests.conftest import reference_python
+from tests.conftest import reference_python, run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -420,14 +416,6 @@ def test_compose_hierarchy_on_missing(hierarchy: Path, tmp_path_factory: pytest.
 
 
 # -- the real 2.1.7 ------------------------------------------------------------------------------------
-def _run(python: str, script: str, folder: Path) -> str:
-    (folder / "script.py").write_text(textwrap.dedent(script))
-    result = subprocess.run([python, "script.py"], capture_output=True, text=True, cwd=folder, timeout=120,
-                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 SEED_SCRIPT = """
 import json, pickle
 from ato.adict import ADict
@@ -501,8 +489,8 @@ def test_seed_script_gives_what_the_real_2_1_7_gives(tmp_path: Path) -> None:
     reference = reference_python()
     (tmp_path / "ours").mkdir()
     (tmp_path / "theirs").mkdir()
-    ours = json.loads(_run(sys.executable, SEED_SCRIPT, tmp_path / "ours"))
-    theirs = json.loads(_run(reference, SEED_SCRIPT, tmp_path / "theirs"))
+    ours = json.loads(run_script(tmp_path / "ours", SEED_SCRIPT).stdout)
+    theirs = json.loads(run_script(tmp_path / "theirs", SEED_SCRIPT, python=reference).stdout)
     assert ours.keys() == theirs.keys()
     for key in theirs:
         assert ours[key] == theirs[key], key
@@ -510,14 +498,14 @@ def test_seed_script_gives_what_the_real_2_1_7_gives(tmp_path: Path) -> None:
 
 def test_adicts_pickled_by_2_1_7_load(tmp_path: Path) -> None:
     reference = reference_python()
-    _run(reference, """
+    run_script(tmp_path, """
         import pickle
         from ato.adict import ADict
         frozen = ADict(lr=0.1, model={'depth': 50, 'stages': [{'a': 1}]})
         frozen.freeze()
         with open('old.pickle', 'wb') as f:
             pickle.dump({'frozen': frozen, 'counts': ADict(n=1, default=0), 'plain': ADict(a=(1, 2))}, f)
-    """, tmp_path)
+    """, python=reference)
     loaded = pickle.loads((tmp_path / "old.pickle").read_bytes())
     assert loaded["frozen"] == {"lr": 0.1, "model": {"depth": 50, "stages": [{"a": 1}]}}
     assert type(loaded["frozen"].model) is ADict and type(loaded["frozen"].model.stages[0]) is ADict
