@@ -355,3 +355,27 @@ def test_trace_statistics_and_similar_runs_by_trace(tmp_path: Path) -> None:
         assert [r.id for r in finder.find_similar_runs_by_trace(1, "train_step", trace_type="static")] == [2]
         assert stats["project_name"] == "fp"
         assert finder.find_similar_runs(run_id=123) == [] and finder.find_similar_runs_by_trace(123, "x") == []
+
+
+RUNTIME_VALUES = """
+import json, sys
+import numpy as np
+from ato.fingerprints.runtime import runtime_digest
+
+rng = np.random.default_rng(7)
+values = [
+    {"b": 1, "a": [1.5, "x"], "c": {3, 1, 2}},         # dict and set order: by digest, not by hash seed
+    rng.standard_normal(3 * 2**17),                     # 3 MiB: chunk digests hashed in parallel
+    {"logits": rng.standard_normal((64, 1000)), "ids": frozenset({"p", "q"})},
+]
+print(json.dumps([runtime_digest(value) for value in values]))
+"""
+
+
+def test_runtime_digests_are_the_same_in_every_process(tmp_path: Path) -> None:
+    """DESIGN.md: runtime fingerprints are deterministic across processes (hash seeds differ;
+    large arrays are hashed as chunk digests on several threads)."""
+    runs = [
+        run_script(tmp_path, RUNTIME_VALUES, env={"PYTHONHASHSEED": seed}).stdout for seed in ("0", "4242", "random")
+    ]
+    assert runs[0] == runs[1] == runs[2] and len(set(json.loads(runs[0]))) == 3
