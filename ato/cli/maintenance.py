@@ -101,16 +101,20 @@ def verify(args: argparse.Namespace, path: Path) -> int:
     with _progress() as progress:
         report = verify_database(path, progress)
     if args.json:
-        emit_json({"events": report.events, "ok": report.ok, "problems": report.problems, "skipped": report.skipped})
+        emit_json({"events": report.events, "ok": report.ok, "problems": report.problems, "skipped": report.skipped,
+                   "notes": report.notes})
         return 0 if report.ok else 1
     for line in report.skipped:
         print(f"skipped: {line}")
+    for line in report.notes:
+        print(f"note: {line}")
     if report.problems:
         print(f"{path}: {len(report.problems)} problem(s) in {report.events} events:")
         for problem in report.problems:
             print(f"  - {problem}")
     else:
-        print(f"{path}: ok ({report.events} events; projections equal a fresh derivation)")
+        compared = "" if report.notes else "; projections equal a fresh derivation"
+        print(f"{path}: ok ({report.events} events{compared})")
     return 0 if report.ok else 1
 
 

@@ -8,29 +8,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from itertools import compress
-from math import isfinite
 from typing import Any
 
 import aiosqlite
 import msgspec
 
+from ato.events.metric_encoding import KeyPoints, MetricEncodingError, key_points
 from ato.events.types import (
     ArtifactLogged,
     Event,
     FingerprintRecorded,
     MetricsLogged,
+    MetricsPacked,
     ProjectCreated,
     RunFinished,
     RunStarted,
     RunStatusChanged,
 )
-from ato.projections.tables import DROP, SCHEMA, pack_chunk
+from ato.projections.tables import DROP, SCHEMA, VERSION
 from ato.storage.log import SQLiteEventLog, StoredEvent
 
 __all__ = ["Projector"]
 
 _NAME = "tables"
+_VERSION_NAME = "tables.version"  # a row of projection_position: the layout the tables have
 _encode_config = msgspec.msgpack.Encoder().encode
 
 _UPSERT_SUMMARY = """
@@ -51,11 +52,34 @@ class Projector:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self.connection = connection
         self._run_ids: dict[str, int] = {}
+        self.damaged: list[str] = []  # metric series passed over because they do not decode
 
     async def create_tables(self) -> None:
-        """Create the tables that do not exist yet; call inside a transaction."""
+        """Create the tables that do not exist yet; call inside a transaction. Tables of another
+        layout (an earlier Ato's) are dropped first: the catch-up that follows derives them again
+        from the whole log."""
+        if await self.stale():
+            for statement in DROP:
+                await self.connection.execute(statement)
+            self._run_ids.clear()
         for statement in SCHEMA:
             await self.connection.execute(statement)
+        await self.connection.execute(
+            "INSERT OR REPLACE INTO projection_position (name, position) VALUES (?, ?)", (_VERSION_NAME, VERSION)
+        )
+
+    async def stale(self) -> bool:
+        """Whether this file holds tables of another layout than :data:`VERSION`."""
+        async with self.connection.execute(
+            "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name = 'projection_position'"
+        ) as cursor:
+            if await cursor.fetchone() is None:
+                return False  # a new file: nothing to replace
+        async with self.connection.execute(
+            "SELECT position FROM projection_position WHERE name = ?", (_VERSION_NAME,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (int(row[0]) if row else 1) != VERSION
 
     async def position(self) -> int:
         async with self.connection.execute(
@@ -72,7 +96,7 @@ class Projector:
             return 0
         count = 0
         async for stored in log.read(position):  # one event at a time: memory stays flat
-            await self.apply(stored.event)
+            await self.apply(stored.event, stored.seq)
             count += 1
         await self._move_to(last)
         return count
@@ -82,7 +106,7 @@ class Projector:
         if not stored:
             return 0
         for item in stored:
-            await self.apply(item.event)
+            await self.apply(item.event, item.seq)
         await self._move_to(stored[-1].seq)
         return len(stored)
 
@@ -117,18 +141,19 @@ class Projector:
         return run_id
 
     # -- apply ------------------------------------------------------------------------------------
-    async def apply(self, event: Event) -> None:
+    async def apply(self, event: Event, seq: int) -> None:
+        """Apply ``event``, stored at ``seq`` in the log."""
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            await handler(self, event)
+            await handler(self, event, seq)
 
-    async def _project_created(self, event: ProjectCreated | RunStarted) -> None:
+    async def _project_created(self, event: ProjectCreated | RunStarted, seq: int = 0) -> None:
         await self.connection.execute(
             "INSERT INTO projects (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
             (event.project, event.at),
         )
 
-    async def _run_started(self, event: RunStarted) -> None:
+    async def _run_started(self, event: RunStarted, seq: int) -> None:
         db = self.connection
         await self._project_created(event)  # a run's project exists from its first event on
         await db.execute(
@@ -148,30 +173,35 @@ class Projector:
             ),
         )
 
-    async def _status_changed(self, event: RunStatusChanged) -> None:
+    async def _status_changed(self, event: RunStatusChanged, seq: int) -> None:
         await self.connection.execute(
             "UPDATE experiments SET status = ? WHERE uid = ?", (event.status, event.run)
         )
 
-    async def _run_finished(self, event: RunFinished) -> None:
+    async def _run_finished(self, event: RunFinished, seq: int) -> None:
         await self.connection.execute(
             "UPDATE experiments SET status = ?, finished_at = ? WHERE uid = ?",
             (event.status, event.at, event.run),
         )
 
-    async def _metrics_logged(self, event: MetricsLogged) -> None:
+    async def _metrics_logged(self, event: MetricsPacked | MetricsLogged, seq: int) -> None:
+        """Index the event's points (they stay in the log) and fold them into the summaries."""
         run_id = await self.run_id(event.run)
         if run_id is None:
             return
-        chunks, summaries = _by_key(run_id, event)
+        batches, summaries = [], []
+        for part, points in _decoded(event, seq, self.damaged):
+            batch = _batch_row(run_id, seq, part, points)
+            batches.append(batch)
+            summaries.append((run_id, points.key, batch[4], batch[6], batch[7], batch[9], batch[12]))
         await self.connection.executemany(
-            "INSERT INTO metric_chunks (run_id, key, count, first_step, last_step, steps, metric_values, times) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            chunks,
+            "INSERT INTO metric_batches (run_id, key, seq, part, count, first_step, last_step, last_value, "
+            "low_step, low_value, low_time, high_step, high_value, high_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batches,
         )
         await self.connection.executemany(_UPSERT_SUMMARY, summaries)
 
-    async def _artifact_logged(self, event: ArtifactLogged) -> None:
+    async def _artifact_logged(self, event: ArtifactLogged, seq: int) -> None:
         run_id = await self.run_id(event.run)
         if run_id is None:
             return
@@ -181,7 +211,7 @@ class Projector:
             (run_id, event.path, event.data_type, json.dumps(event.metadata), event.size, event.sha256, event.at),
         )
 
-    async def _fingerprint_recorded(self, event: FingerprintRecorded) -> None:
+    async def _fingerprint_recorded(self, event: FingerprintRecorded, seq: int) -> None:
         run_id = await self.run_id(event.run)
         if run_id is None:
             return
@@ -193,52 +223,45 @@ class Projector:
         )
 
 
-def _by_key(run_id: int, event: MetricsLogged) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Split one batch by key (in the order keys first appear): a packed chunk row and a summary
-    row for each key. Batches of a few keys make every pass over the points in C (``compress``,
-    ``min``, ``sum``); a batch of one key is used as it is, with no copy."""
-    all_keys, all_steps, all_values, all_times = event.keys, event.steps, event.values, event.times
-    size = min(len(all_keys), len(all_steps), len(all_values), len(all_times))
-    if not len(all_keys) == len(all_steps) == len(all_values) == len(all_times):  # a crafted event:
-        all_keys, all_steps = all_keys[:size], all_steps[:size]  # its complete points count
-        all_values, all_times = all_values[:size], all_times[:size]
-    keys = dict.fromkeys(all_keys)
-    many: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    if len(keys) > 4:  # one pass over the points: cheaper than a pass per key
-        for key, step, value, at in zip(all_keys, all_steps, all_values, all_times):
-            column = many.get(key)
-            if column is None:
-                column = many[key] = ([], [], [])
-            column[0].append(step)
-            column[1].append(value)
-            column[2].append(at)
-    chunks, summaries = [], []
-    low: float | None
-    high: float | None
-    for key in keys:
-        if len(keys) == 1:
-            steps, values, times = all_steps, all_values, all_times
-        elif many:
-            steps, values, times = many[key]
-        else:
-            mine = [k == key for k in all_keys]
-            steps = list(compress(all_steps, mine))
-            values, times = list(compress(all_values, mine)), list(compress(all_times, mine))
-        last_step = max(steps)
-        if steps[-1] == last_step:  # the usual case: the last point is at the highest step
-            last = values[-1]
-        else:  # the latest point at that step
-            last = values[len(steps) - 1 - steps[::-1].index(last_step)]
-        if isfinite(sum(values)):  # no NaN nor infinity among them (or a sum that overflowed)
-            low, high = min(values), max(values)
-        else:
-            finite = [value for value in values if isfinite(value)]
-            low, high = (min(finite), max(finite)) if finite else (None, None)
-        chunks.append((run_id, key, len(steps), min(steps), last_step, *pack_chunk(steps, values, times)))
-        summaries.append(
-            (run_id, key, len(steps), last_step, None if last != last else last, low, high)
-        )  # SQLite has no NaN: a NULL last value reads back as NaN
-    return chunks, summaries
+def _decoded(event: MetricsPacked | MetricsLogged, seq: int, damaged: list[str]) -> list[tuple[int, KeyPoints]]:
+    """The event's points by key with their part numbers; a series that does not decode is
+    passed over and named in ``damaged`` (the others still count)."""
+    if isinstance(event, MetricsLogged):
+        return list(enumerate(key_points(event)))
+    decoded = []
+    for part in range(len(event.series)):
+        try:
+            decoded.append((part, key_points(event, part)[0]))
+        except MetricEncodingError as exc:
+            damaged.append(f"event {seq}: metric series {part} ({event.series[part].key!r}) does not decode: {exc}")
+    return decoded
+
+
+def _batch_row(run_id: int, seq: int, part: int, points: KeyPoints) -> tuple[Any, ...]:
+    """The ``metric_batches`` row of one key's points of one event (numpy: every pass in C)."""
+    import numpy as np
+
+    steps, values, times = points.steps, points.values, points.times
+    last_step = int(steps.max())
+    # the latest point at the highest step (usually the last point)
+    at = len(steps) - 1 if steps[-1] == last_step else len(steps) - 1 - int(np.argmax(steps[::-1] == last_step))
+    finite = np.isfinite(values)
+    if finite.all():
+        low, high = int(np.argmin(values)), int(np.argmax(values))
+    elif finite.any():
+        low, high = int(np.argmin(np.where(finite, values, np.inf))), int(np.argmax(np.where(finite, values, -np.inf)))
+    else:
+        low = high = -1
+    last = float(values[at])
+
+    def point(i: int) -> tuple[int | None, float | None, float | None]:
+        return (None, None, None) if i < 0 else (int(steps[i]), float(values[i]), float(times[i]))
+
+    return (
+        run_id, points.key, seq, part, len(steps), int(steps.min()), last_step,
+        None if last != last else last,  # SQLite has no NaN: a NULL last value reads back as NaN
+        *point(low), *point(high),
+    )
 
 
 _HANDLERS: dict[type[Event], Any] = {
@@ -247,6 +270,7 @@ _HANDLERS: dict[type[Event], Any] = {
     RunStatusChanged: Projector._status_changed,
     RunFinished: Projector._run_finished,
     MetricsLogged: Projector._metrics_logged,
+    MetricsPacked: Projector._metrics_logged,
     ArtifactLogged: Projector._artifact_logged,
     FingerprintRecorded: Projector._fingerprint_recorded,
 }

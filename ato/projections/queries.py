@@ -29,19 +29,27 @@ import anyio
 import msgspec
 
 from ato.errors import QueryError, UnknownRunError
+from ato.events.metric_encoding import KeyPoints, MetricEncodingError, key_points
 from ato.events.types import (
     Event,
     HalvingDecided,
     MergeCompleted,
     MergeStarted,
     MergeStepApplied,
+    MetricsLogged,
+    MetricsPacked,
     SearchFinished,
     SearchStarted,
     TrialRecorded,
 )
 from ato.events.values import decode_value
-from ato.projections.series import MetricSeries, downsample, series_from_chunks
-from ato.projections.tables import TABLES, unpack_chunk
+from ato.projections.series import (
+    MetricSeries,
+    decode_parts,
+    downsample,
+    series_from_points,
+)
+from ato.projections.tables import TABLES
 from ato.storage.database import translate_errors
 from ato.storage.log import SQLiteEventLog
 
@@ -283,46 +291,40 @@ class MetricPoints(Sequence[MetricPoint]):
         return starmap(MetricPoint, zip(repeat(self._run_id), keys, self._values, self._steps, self._times))
 
 
-def _points(run_id: int, rows: list[Any], counts: dict[str, int]) -> MetricPoints:
-    """A run's points from its chunk rows (in id order), at most ``counts[key]`` of each key, in the
-    order they were logged: flush by flush (a key appears once per flush, so a key seen again
-    starts the next), and within a flush by time, then step (a coarse clock gives many points
-    one time). Time and step are taken as running maxima within each chunk, so a clock set back
-    never reorders a key's own points."""
+def _points(run_id: int, parts: list[tuple[int, KeyPoints]], counts: dict[str, int]) -> MetricPoints:
+    """A run's points from its metric events' series (in log order), at most ``counts[key]`` of
+    each key, in the order they were logged: event by event, and within an event by time, then
+    step (a coarse clock gives many points one time). Time and step are taken as running maxima
+    within each series, so a clock set back never reorders a key's own points."""
     import numpy as np  # on the first read only: `import ato` loads no numpy
 
     keys: dict[str, int] = {}
     left = dict(counts)
-    parts: list[tuple[int, int, Any, Any, Any]] = []  # flush group, key, steps, values, times
-    group, in_group = 0, set[str]()
-    for key, packed_steps, packed_values, packed_times in rows:
+    kept: list[tuple[int, int, Any, Any, Any]] = []  # event, key, steps, values, times
+    for seq, (key, s, v, t) in parts:
         room = left.get(key, 0)
         if room <= 0:
             continue  # logged after the run was found
-        s, v, t = unpack_chunk(packed_steps, packed_values, packed_times)  # views: no copy
         if len(s) > room:
             s, v, t = s[:room], v[:room], t[:room]
         left[key] = room - len(s)
-        if key in in_group:
-            group, in_group = group + 1, set()
-        in_group.add(key)
-        parts.append((group, keys.setdefault(key, len(keys)), s, v, t))
-    if not parts:
+        kept.append((seq, keys.setdefault(key, len(keys)), s, v, t))
+    if not kept:
         return MetricPoints(run_id, [], array("I"), array("q"), array("d"), array("d"))
-    lengths = [len(part[2]) for part in parts]
-    steps = [part[2] for part in parts]
-    times = [part[4] for part in parts]
+    lengths = [len(part[2]) for part in kept]
+    steps = [part[2] for part in kept]
+    times = [part[4] for part in kept]
     order = np.lexsort((
-        np.arange(sum(lengths)),  # last resort: log order within a chunk, then chunk order
+        np.arange(sum(lengths)),  # last resort: log order within a series, then series order
         np.concatenate([np.maximum.accumulate(column) for column in steps]),
         np.concatenate([np.maximum.accumulate(column) for column in times]),
-        np.repeat([part[0] for part in parts], lengths),
+        np.repeat([part[0] for part in kept], lengths),
     ))
-    values = np.concatenate([part[3] for part in parts])
+    values = np.concatenate([part[3] for part in kept])
     return MetricPoints(
         run_id,
         list(keys),
-        array("I", np.repeat(np.array([part[1] for part in parts], np.uint32), lengths)[order].tobytes()),
+        array("I", np.repeat(np.array([part[1] for part in kept], np.uint32), lengths)[order].tobytes()),
         array("q", np.concatenate(steps)[order].tobytes()),
         array("d", values[order].tobytes()),
         array("d", np.concatenate(times)[order].tobytes()),
@@ -433,6 +435,7 @@ class Queries:
     ) -> None:
         self.log = log
         self.path = log.path
+        self._has_index: bool | None = None  # of metric events (metric_batches); asked once
         self._config = config
         self._reader: RecordReader = _OwnReader(self) if reader is None else reader
 
@@ -596,12 +599,42 @@ class Queries:
         """One metric of one run as arrays, in step order (:mod:`ato.projections.series`);
         ``max_points``: a shape-preserving downsample of at most that many points."""
         run = await self.find_run(run_id)
-        rows = await self._rows(
-            "SELECT steps, metric_values, times FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY id",
-            (run.id, key),
-        )
-        series = series_from_chunks(run.id, key, rows)
+        parts = await self._metric_parts(run.id, run.uid, key)
+        series = await anyio.to_thread.run_sync(series_from_points, run.id, key, [p for _, p in parts])
         return series if max_points is None else downsample(series, max_points)
+
+    async def _metric_parts(self, run_id: int, uid: str, key: str | None) -> list[tuple[int, KeyPoints]]:
+        """The run's points of ``key`` (of every key for None) by event, in log order, decoded
+        off the loop's thread. The ``metric_batches`` index says which events hold them; a file
+        whose tables an earlier Ato derived (no index yet) is read through the run's events."""
+        if not await self._indexed():
+            return await self._metric_parts_from_log(uid, key)
+        where, params = ("b.run_id = ?", (run_id,)) if key is None else ("b.run_id = ? AND b.key = ?", (run_id, key))
+        rows = await self._rows(
+            f"SELECT b.seq, b.part, e.payload FROM metric_batches b JOIN events e ON e.seq = b.seq "
+            f"WHERE {where} ORDER BY b.seq, b.part",  # `events`: the log's table (ato.storage.log)
+            params,
+        )
+        return await anyio.to_thread.run_sync(decode_parts, rows)
+
+    async def _metric_parts_from_log(self, uid: str, key: str | None) -> list[tuple[int, KeyPoints]]:
+        parts = []
+        with translate_errors(self.path):
+            async for stored in self.log.read(run=uid):
+                if isinstance(stored.event, (MetricsPacked, MetricsLogged)):
+                    try:
+                        decoded = key_points(stored.event)
+                    except MetricEncodingError:
+                        continue
+                    parts += [(stored.seq, points) for points in decoded if key is None or points.key == key]
+        return parts
+
+    async def _indexed(self) -> bool:
+        """Whether this file's tables index the metric events (tables of this Ato's layout)."""
+        if self._has_index is None:
+            rows = await self._rows("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'metric_batches'")
+            self._has_index = bool(rows)
+        return self._has_index
 
     async def metrics_of(
         self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
@@ -652,10 +685,9 @@ class Queries:
         """The points of run ``run_id`` of this database as it was found (``counts``: how many
         points each key had then), in the order they were logged: flush by flush, and within a
         flush by time, then step (:func:`_points`). Each key's own points keep their order."""
-        rows = await self._rows(
-            "SELECT key, steps, metric_values, times FROM metric_chunks WHERE run_id = ? ORDER BY id", (run_id,)
-        )
-        return await anyio.to_thread.run_sync(_points, run_id, rows, counts)  # the loop keeps serving
+        run = await self.run_uid(run_id)
+        parts = await self._metric_parts(run_id, run, None)
+        return await anyio.to_thread.run_sync(_points, run_id, parts, counts)  # the loop keeps serving
 
     # -- what maintenance compares -------------------------------------------------------------------
     async def missing_tables(self) -> list[str]:
@@ -666,7 +698,7 @@ class Queries:
 
     async def position(self) -> int:
         """The last log sequence the projections reflect."""
-        rows = await self._rows("SELECT position FROM main.projection_position")
+        rows = await self._rows("SELECT position FROM main.projection_position WHERE name = 'tables'")
         return int(rows[0][0]) if rows else 0
 
     async def rows_not_in(self, table: str, schema: str, other: str) -> int:

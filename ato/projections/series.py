@@ -18,10 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
-from ato.errors import QueryError
-from ato.projections.tables import unpack_chunk
+import msgspec
 
-__all__ = ["MetricSeries", "downsample", "series_from_chunks"]
+from ato.errors import QueryError
+from ato.events.metric_encoding import KeyPoints, MetricEncodingError, key_points
+from ato.events.types import MetricsLogged, MetricsPacked
+
+__all__ = ["MetricSeries", "decode_parts", "downsample", "metrics_of_event", "series_from_points"]
+
+_metrics_decoder = msgspec.msgpack.Decoder(MetricsPacked | MetricsLogged)
 
 
 class MetricSeries:
@@ -75,15 +80,37 @@ class MetricSeries:
         return f"MetricSeries(run {self.run_id}, {self.key!r}: {len(self)} points{sampled})"
 
 
-def series_from_chunks(run_id: int, key: str, chunks: Sequence[tuple[bytes, bytes, bytes]]) -> MetricSeries:
-    """Decode packed chunks (see :func:`~ato.projections.tables.unpack_chunk`) into one series."""
+def metrics_of_event(payload: bytes) -> MetricsPacked | MetricsLogged:
+    """Decode the payload of a metric event of the log."""
+    return _metrics_decoder.decode(payload)
+
+
+def decode_parts(rows: Sequence[tuple[int, int, bytes]], keys: Sequence[str] | None = None) -> list[tuple[int, KeyPoints]]:
+    """The points of ``(seq, part, payload)`` rows of metric events (each payload decoded once
+    for all its rows), with their seq; a series that no longer decodes is passed over."""
+    decoded: list[tuple[int, KeyPoints]] = []
+    event, event_seq = None, None
+    for seq, part, payload in rows:
+        if seq != event_seq:
+            event, event_seq = metrics_of_event(payload), seq
+        try:
+            decoded += [(seq, points) for points in key_points(event, part)]  # type: ignore[arg-type]
+        except MetricEncodingError:
+            continue  # `ato verify` names it; the projection left it out of every summary too
+    return decoded
+
+
+def series_from_points(run_id: int, key: str, parts: Sequence[KeyPoints]) -> MetricSeries:
+    """One key's points, event by event in log order, as one series in step order."""
     import numpy as np
 
-    if not chunks:
+    if not parts:
         empty = np.empty(0, dtype=np.float64)
         return MetricSeries(run_id, key, np.empty(0, dtype=np.int64), empty, empty.copy())
-    columns = [unpack_chunk(*chunk) for chunk in chunks]
-    steps, values, times = (np.concatenate([column[i] for column in columns]) for i in range(3))
+    if len(parts) == 1:
+        steps, values, times = parts[0].steps, parts[0].values, parts[0].times
+    else:
+        steps, values, times = (np.concatenate([part[i] for part in parts]) for i in (1, 2, 3))
     if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
         order = np.argsort(steps, kind="stable")  # stable: points of one step keep log order
         steps, values, times = steps[order], values[order], times[order]

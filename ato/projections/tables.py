@@ -3,51 +3,32 @@
 - ``projects``: one row per project name.
 - ``experiments``: one row per run. ``id`` is this database's integer id for the run, assigned in
   log order (so a rebuild gives the same ids); ``uid`` is the run's global id from its events.
-- ``metric_chunks``: every point, stored per run, key and flush as packed little-endian arrays
-  (``steps`` int64, ``metric_values`` float64 bit for bit, NaN included, ``times`` float64): one row per
-  key per flush instead of one per point, which is what lets logging keep up with raw inserts.
-  :func:`unpack_chunk` reads one back (as numpy arrays: the one decoder of the format).
+- ``metric_batches``: an *index* of the log's metric points, which stay stored once, in the log's
+  ``metrics.packed`` events (:mod:`ato.events.metric_encoding`). One row per run, key and flush:
+  where the points are (the event's ``seq`` and which of its series, ``part``), how many, their
+  step range, the value at the highest step, and the lowest and highest finite value with their
+  step and time (what a downsample of a long curve is made of without decoding it).
 - ``metric_summary``: per run and key, the count, the last value (at the highest step) and the
   smallest and largest *finite* values: what ``find_best_run`` ranks.
 - ``artifacts``, ``fingerprints``: as logged.
 - ``projection_position``: the last log sequence applied, written in the same transaction as
-  the rows it accounts for.
+  the rows it accounts for, and the version of these tables (:data:`VERSION`).
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
-from typing import Any
+__all__ = ["DROP", "RETIRED_TABLES", "SCHEMA", "TABLES", "VERSION"]
 
-__all__ = ["DROP", "SCHEMA", "TABLES", "pack_chunk", "unpack_chunk"]
+VERSION = 2
+"""Of the tables' layout. Tables of another version (1: the points copied into ``metric_chunks``)
+are dropped and derived again when a writer opens the file; readers read the log instead."""
 
-
-def pack_chunk(steps: list[int], values: list[float], times: list[float]) -> tuple[bytes, bytes, bytes]:
-    """Pack one key's points of one flush as little-endian arrays."""
-    packed = array("q", steps), array("d", values), array("d", times)
-    if sys.byteorder != "little":
-        for column in packed:
-            column.byteswap()
-    return packed[0].tobytes(), packed[1].tobytes(), packed[2].tobytes()
-
-
-def unpack_chunk(steps: bytes, values: bytes, times: bytes) -> tuple[Any, Any, Any]:
-    """The inverse of :func:`pack_chunk`, as numpy arrays of native int64 steps and float64
-    values and times: read-only views on the bytes (copies only on a big-endian machine)."""
-    import numpy as np  # here, not at the top: `import ato` loads no numpy
-
-    return (
-        np.frombuffer(steps, "<i8").astype(np.int64, copy=False),
-        np.frombuffer(values, "<f8").astype(np.float64, copy=False),
-        np.frombuffer(times, "<f8").astype(np.float64, copy=False),
-    )
-
+RETIRED_TABLES = ("metric_chunks",)  # of earlier versions: dropped with the others
 
 TABLES = (
     "projects",
     "experiments",
-    "metric_chunks",
+    "metric_batches",
     "metric_summary",
     "artifacts",
     "fingerprints",
@@ -80,18 +61,23 @@ CREATE TABLE IF NOT EXISTS experiments (
 );
 CREATE INDEX IF NOT EXISTS experiments_by_project ON experiments (project_id);
 CREATE INDEX IF NOT EXISTS experiments_by_structure ON experiments (structural_hash);
-CREATE TABLE IF NOT EXISTS metric_chunks (
-    id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS metric_batches (
     run_id INTEGER NOT NULL,
     key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    part INTEGER NOT NULL,
     count INTEGER NOT NULL,
     first_step INTEGER NOT NULL,
     last_step INTEGER NOT NULL,
-    steps BLOB NOT NULL,
-    metric_values BLOB NOT NULL,
-    times BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metric_chunks_by_run_key ON metric_chunks (run_id, key, id);
+    last_value REAL,
+    low_step INTEGER,
+    low_value REAL,
+    low_time REAL,
+    high_step INTEGER,
+    high_value REAL,
+    high_time REAL,
+    PRIMARY KEY (run_id, key, seq, part)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metric_summary (
     run_id INTEGER NOT NULL,
     key TEXT NOT NULL,
@@ -127,4 +113,4 @@ CREATE INDEX IF NOT EXISTS fingerprints_by_trace ON fingerprints (trace_id, kind
 # Statement by statement: ``executescript`` would commit the transaction it runs in, and schema
 # changes must be atomic with the catch-up that follows them.
 SCHEMA = tuple(statement.strip() for statement in _SCHEMA_SCRIPT.split(";") if statement.strip())
-DROP = tuple(f"DROP TABLE IF EXISTS {table}" for table in TABLES)
+DROP = tuple(f"DROP TABLE IF EXISTS {table}" for table in (*TABLES, *RETIRED_TABLES))

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from ato.errors import DatabaseError
+from ato.events.metric_encoding import pack_points
 from ato.events.types import (
     ArtifactLogged,
     Event,
     FingerprintKind,
     FingerprintRecorded,
-    MetricsLogged,
+    MetricsPacked,
     ProjectCreated,
     RunFinished,
     RunStarted,
@@ -114,7 +115,7 @@ class LegacyDatabase:
         )
         return LegacyRun(old_id, uid, started, status, _timestamp(end_time) or started_at)
 
-    def metrics(self, run: LegacyRun, skip: int) -> Iterator[MetricsLogged]:
+    def metrics(self, run: LegacyRun, skip: int) -> Iterator[MetricsPacked]:
         """The run's points after the first ``skip`` (already imported), in chunks."""
         cursor = self._db.execute(
             'SELECT "key", step, value, timestamp FROM metrics WHERE run_id = ? ORDER BY id LIMIT -1 OFFSET ?',
@@ -122,11 +123,12 @@ class LegacyDatabase:
         )
         offset = skip
         while batch := cursor.fetchmany(CHUNK):
-            yield MetricsLogged(
+            yield MetricsPacked(
                 event_id=_digest(f"{run.uid}\0metrics\0{offset}"), at=run.started.at, run=run.uid,
-                keys=[str(key) for key, _, _, _ in batch], steps=[int(step) for _, step, _, _ in batch],
-                values=[float(value) for _, _, value, _ in batch],
-                times=[_timestamp(at) or run.started.at for _, _, _, at in batch],
+                series=pack_points(
+                    [str(key) for key, _, _, _ in batch], [int(step) for _, step, _, _ in batch],
+                    [float(value) for _, _, value, _ in batch], [_timestamp(at) or run.started.at for _, _, _, at in batch],
+                ),
             )
             offset += len(batch)
 

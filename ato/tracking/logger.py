@@ -2,11 +2,11 @@
 ``SQLLogger`` (sync) and ``AsyncSQLLogger`` (async, under asyncio or trio).
 
 ``log_metric`` never touches the disk: it appends a point to an in-memory buffer and returns. A
-writer task on the tracker's loop (:mod:`ato.storage.loop`) turns the buffer into one
-``metrics.logged`` event per flush, when ``batch_size`` points are waiting or ``flush_interval``
-seconds have passed. ``flush()`` and ``finish()`` make everything durable; interpreter exit
-flushes too. When ``max_buffer`` points are waiting, ``log_metric`` itself flushes before it
-returns (backpressure): nothing is ever dropped. A crash loses at most the unflushed window.
+writer task on the tracker's loop (:mod:`ato.storage.loop`) turns the buffer into one compact
+``metrics.packed`` event per flush (:mod:`ato.events.metric_encoding`), when ``batch_size`` points
+are waiting or ``flush_interval`` seconds have passed. ``flush()`` and ``finish()`` make
+everything durable; interpreter exit flushes too. When ``max_buffer`` points are waiting,
+``log_metric`` itself flushes before it returns (backpressure): nothing is ever dropped. A crash loses at most the unflushed window.
 
 The project is ``config.experiment.project_name`` (``"default"`` where absent); the database,
 see :mod:`ato.storage.database`. A run started inside a ``@scope`` function records that scope's
@@ -40,12 +40,13 @@ from ato.config.adict import ADict
 from ato.config.merge_trace import running_merge_events
 from ato.config.structural_hash import structural_hash
 from ato.errors import TrackerError
+from ato.events.metric_encoding import pack_points
 from ato.events.types import (
     ArtifactLogged,
     Event,
     FingerprintKind,
     FingerprintRecorded,
-    MetricsLogged,
+    MetricsPacked,
     ProjectCreated,
     RunFinished,
     RunStarted,
@@ -192,6 +193,12 @@ class LoggerCore:
         """
         self._alive()
         checked = check_tags(tags)
+        # What the writer encodes points with, imported here in the caller's thread: an import
+        # running on the writer's thread when the process forks would leave the child's import
+        # lock held by a thread it does not have (a DataLoader worker that logs would hang).
+        import numpy  # noqa: F401
+        import zstandard  # noqa: F401
+
         context = [*fingerprint_events(), *merges]
         run_id = loop.call(self.start_run, checked, context)
         assert self._writer is not None
@@ -296,10 +303,7 @@ class LoggerCore:
                     batch, kept = await self._read_back(batch), False
                 if batch:
                     keys, steps, values, times = zip(*batch)
-                    points = MetricsLogged(
-                        run=self.run_uid, keys=list(keys), steps=list(steps), values=list(values), times=list(times)
-                    )
-                    pending.insert(0, points)
+                    pending.insert(0, MetricsPacked(run=self.run_uid, series=pack_points(keys, steps, values, times)))
                 if pending:
                     await self._store.append(pending)
             except BaseException:

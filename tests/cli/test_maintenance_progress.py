@@ -156,11 +156,14 @@ def test_a_second_is_the_threshold(config: ADict, db: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ("UPDATE metric_chunks SET metric_values = zeroblob(length(metric_values)) WHERE id = 2",
-         ["projection metric_chunks: 1 rows not in a fresh derivation", "projection metric_chunks: 1 rows missing"]),
-        ("DELETE FROM metric_chunks WHERE id = 3", ["projection metric_chunks: 1 rows missing"]),
-        ("INSERT INTO metric_chunks SELECT 999, run_id, key, count, first_step, last_step, steps, metric_values, times "
-         "FROM metric_chunks WHERE id = 1", ["projection metric_chunks: 1 rows not in a fresh derivation"]),
+        ("UPDATE metric_batches SET high_value = high_value + 1 WHERE (run_id, key, seq, part) = "
+         "(SELECT run_id, key, seq, part FROM metric_batches ORDER BY seq LIMIT 1)",
+         ["projection metric_batches: 1 rows not in a fresh derivation", "projection metric_batches: 1 rows missing"]),
+        ("DELETE FROM metric_batches WHERE (run_id, key, seq) = (SELECT run_id, key, MAX(seq) FROM metric_batches)",
+         ["projection metric_batches: 1 rows missing"]),
+        ("INSERT INTO metric_batches SELECT run_id, key, seq + 1000, part, count, first_step, last_step, last_value, "
+         "low_step, low_value, low_time, high_step, high_value, high_time FROM metric_batches LIMIT 1",
+         ["projection metric_batches: 1 rows not in a fresh derivation"]),
         ("UPDATE metric_summary SET max_value = 7 WHERE key = 'acc'",
          ["projection metric_summary: 2 rows not in a fresh derivation", "projection metric_summary: 2 rows missing"]),
         ("UPDATE metric_summary SET last_value = NULL WHERE key = 'loss' AND run_id = 1",

@@ -27,7 +27,8 @@ from ato.db_routers.sql.manager import (
 )
 from ato.errors import DatabaseError, MetricValueError, TrackerError
 from ato.events.codec import decode_event
-from ato.events.types import MergeCompleted, MergeStepApplied, MetricsLogged
+from ato.events.metric_encoding import key_points
+from ato.events.types import MergeCompleted, MergeStepApplied, MetricsPacked
 from ato.projections.maintenance import open_store
 from ato.tracking.logger import LoggerState
 from tests.conftest import run_script
@@ -252,10 +253,13 @@ def test_nan_payload_bits_survive_in_the_log(config: ADict, db: Path) -> None:
         logger.run()
         logger.log_metric("loss", odd_nan, 0)
     connection = sqlite3.connect(db)
-    payloads = [decode_event(p) for (p,) in connection.execute("SELECT payload FROM events WHERE type = 'metrics.logged'")]
+    payloads = [decode_event(p) for (p,) in connection.execute("SELECT payload FROM events WHERE type = 'metrics.packed'")]
     connection.close()
-    assert isinstance(payloads[0], MetricsLogged)
-    assert struct.pack("<d", payloads[0].values[0]) == struct.pack("<d", odd_nan)
+    assert isinstance(payloads[0], MetricsPacked)
+    (stored,) = key_points(payloads[0])
+    assert struct.pack("<d", float(stored.values[0])) == struct.pack("<d", odd_nan)
+    with SQLFinder(config) as finder:  # and read back through the finder, bit for bit
+        assert finder.get_metrics(1, "loss").values.tobytes() == struct.pack("<d", odd_nan)
 
 
 @pytest.mark.parametrize("value", ["0.5", b"1", None, object(), [1.0, 2.0]])
@@ -420,7 +424,7 @@ def test_writer_flushes_by_time(config: ADict, db: Path) -> None:
         while time.monotonic() < deadline and not count:
             time.sleep(0.05)
             connection = sqlite3.connect(db)
-            count = connection.execute("SELECT COUNT(*) FROM metric_chunks").fetchone()[0]
+            count = connection.execute("SELECT COUNT(*) FROM events WHERE type = 'metrics.packed'").fetchone()[0]
             connection.close()
         assert count == 1
 
