@@ -7,6 +7,8 @@ Messages say what was wrong, where, and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 
 class AtoError(Exception):
     """Base class of every error Ato raises on purpose."""
@@ -82,11 +84,59 @@ class AppendOnlyError(DatabaseError):
 
 
 class UnknownRunError(AtoError, LookupError):
-    """No run with that id in this database (``missing``), or a uid prefix that several match."""
+    """No run with that id in this database (``missing``), or a uid prefix that several match;
+    ``suggestions``: the runs it may have meant (the candidates of an ambiguous prefix)."""
 
-    def __init__(self, message: str, *, missing: bool = True) -> None:
+    def __init__(self, message: str, *, missing: bool = True, suggestions: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.missing = missing
+        self.suggestions = list(suggestions)
+
+
+class UnknownNameError(AtoError, LookupError):
+    """A name the database does not know (a project, a metric key, a config key): says where it
+    was looked for and suggests the closest known names (``suggestions``; ``known`` holds them all)."""
+
+    what = "name"
+    plural = "names"
+
+    def __init__(self, name: str, known: Iterable[str], where: str) -> None:
+        import difflib  # only when there is an error to explain
+
+        self.name = name
+        self.known = sorted(set(known))
+        self.suggestions = difflib.get_close_matches(name, self.known, n=3) if isinstance(name, str) else []
+        super().__init__(f"no {self.what} {name!r} {where}{self._hint()}")
+
+    def _hint(self) -> str:
+        if self.suggestions:
+            return f"; did you mean {' or '.join(map(repr, self.suggestions))}?"
+        if not self.known:
+            return f" (there are no {self.plural} there)"
+        shown = ", ".join(self.known[:_SHOWN])
+        more = f" and {len(self.known) - _SHOWN} more" if len(self.known) > _SHOWN else ""
+        return f"; the {self.plural} are {shown}{more}"
+
+
+_SHOWN = 8  # known names listed in a message where none is close
+
+
+class UnknownProjectError(UnknownNameError):
+    """No project of that name in this database."""
+
+    what, plural = "project", "projects"
+
+
+class UnknownMetricError(UnknownNameError):
+    """No metric of that key where it was looked for (a project's runs, a run, the listed runs)."""
+
+    what, plural = "metric", "metrics"
+
+
+class UnknownConfigKeyError(UnknownNameError):
+    """No config key of that (dotted) name in a run's config."""
+
+    what, plural = "config key", "config keys"
 
 
 class QueryError(AtoError, ValueError):

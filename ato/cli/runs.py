@@ -19,10 +19,19 @@ def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> Non
 
 
 def handle(args: argparse.Namespace, path: Path) -> int:
+    from ato.errors import UnknownMetricError
     from ato.tracking.finder import SQLFinder
 
     with SQLFinder(path) as finder:
-        runs = finder.get_runs_in_project(args.project) if args.project else finder.get_all_runs()
+        if args.project is not None:
+            finder.get_project(args.project)  # an unknown project is an error, not an empty list
+            runs = finder.get_runs_in_project(args.project)
+        else:
+            runs = finder.get_all_runs()
+    logged = sorted({key for run in runs for key in run.metric_summaries})
+    if args.metric is not None and runs and args.metric not in logged:
+        where = f"in project {args.project!r}" if args.project is not None else f"in {path}"
+        raise UnknownMetricError(args.metric, logged, where)
     metric = args.metric or next((key for run in runs for key in sorted(run.metric_summaries)), None)
     if args.json:
         emit_json([

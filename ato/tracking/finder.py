@@ -11,6 +11,10 @@ closed (or dropped) through a short-lived read-only connection of their own, so 
 after ``with SQLFinder(...)`` ends (where ato 2.1.7 raised ``DetachedInstanceError``). A run found
 by ``AsyncSQLFinder`` never blocks a running event loop: in async code ``await run.metrics.load()``
 reads them (a plain access there raises, saying so); outside any event loop they read on first use.
+
+A run is named by its id (``3`` or ``"3"``) or a prefix of its uid (``"a3f9"``, or ``"uid:0412"``
+for one of digits only); a question that names an unknown project, metric key or run raises an
+error suggesting the closest names instead of answering empty (:mod:`ato.tracking.lookup`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from ato.projections.series import MetricSeries
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.log import SQLiteEventLog
+from ato.tracking import lookup
 
 __all__ = [
     "Artifact",
@@ -204,21 +209,29 @@ class SQLFinder(_FinderFacade):
         """The project called ``name``, or None."""
         return self._ask(Queries.find_project, name)
 
+    def get_project(self, name: str) -> Project:
+        """:meth:`find_project`, raising :class:`UnknownProjectError` (with the closest names) if
+        there is none."""
+        return self._ask(lookup.project, name)
+
     def get_projects(self) -> list[Project]:
         """Every project, oldest first."""
         return self._ask(Queries.projects)
 
     def find_run(self, run_id: int | str) -> Run | None:
-        """A run by id, or by a unique prefix of its global uid; None if there is none (as in
-        ato 2.1.7). A prefix that several runs share raises :class:`UnknownRunError`."""
-        return self._ask(Queries.run_or_none, run_id)
+        """A run by id (``3``, ``"3"``) or by a unique prefix of its global uid (``"a3f9"``,
+        ``"uid:0412"``); None if there is none (as in ato 2.1.7). A prefix that several runs share
+        raises :class:`UnknownRunError` listing them."""
+        return self._ask(lookup.run_or_none, run_id)
 
     def get_run(self, run_id: int | str) -> Run:
-        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database) if there is none."""
-        return self._ask(Queries.find_run, run_id)
+        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database and its runs) if
+        there is none."""
+        return self._ask(lookup.with_run, Queries.find_run, run_id)
 
     def get_runs_in_project(self, project_name: str) -> list[Run]:
-        """Every run of a project, in id order."""
+        """Every run of a project, in id order (none for an unknown project, as in ato 2.1.7:
+        :meth:`get_project` tells the two apart)."""
         return self._ask(Queries.runs_in_project, project_name)
 
     def get_all_runs(self) -> list[Run]:
@@ -226,40 +239,47 @@ class SQLFinder(_FinderFacade):
         return self._ask(Queries.all_runs)
 
     def find_best_run(self, project_name: str, metric_key: str, mode: str = "max") -> Run | None:
-        """The run with the best finite value of ``metric_key`` (``mode`` 'max' or 'min')."""
-        return self._ask(Queries.best_run, project_name, metric_key, mode)
+        """The run with the best finite value of ``metric_key`` (``mode`` 'max' or 'min'). An
+        unknown project raises :class:`UnknownProjectError`, a key that none of the project's runs
+        logged :class:`UnknownMetricError` (both suggest the closest names); None where no run has a
+        finite value of the key, or none logged any metric yet."""
+        return self._ask(lookup.best_run, project_name, metric_key, mode)
 
     def find_similar_runs(self, run_id: int | str) -> list[Run]:
         """Other runs whose config has the same structural hash (none for an unknown run)."""
-        return self._ask(Queries.similar_runs, run_id)
+        return self._ask(lookup.with_run, Queries.similar_runs, run_id)
 
     def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, trace_type: str = "static") -> list[Run]:
         """Other runs with the same ``trace_type`` (static, runtime) fingerprint for ``trace_id``."""
-        return self._ask(Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
+        return self._ask(lookup.with_run, Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
 
     def get_trace_statistics(self, project_name: str, trace_id: str) -> dict[str, Any]:
-        """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""
-        return self._ask(Queries.trace_statistics, project_name, trace_id)
+        """How many distinct code and runtime versions of ``trace_id`` the project's runs saw; an
+        unknown project raises :class:`UnknownProjectError`."""
+        return self._ask(lookup.trace_statistics, project_name, trace_id)
 
     def get_metrics(self, run_id: int | str, key: str, max_points: int | None = None) -> MetricSeries:
         """One metric of one run: numpy arrays ``steps``, ``values``, ``timestamps`` in step
         order; iterates as ``(step, value)`` pairs. ``max_points``: a shape-preserving
-        downsample (min and max per bucket, first and last kept) for plotting."""
-        return self._ask(Queries.metrics, run_id, key, max_points)
+        downsample (min and max per bucket, first and last kept) for plotting. A key the run never
+        logged raises :class:`UnknownMetricError` naming those it did (a run that logged no metric
+        yet: an empty series)."""
+        return self._ask(lookup.metrics, run_id, key, max_points)
 
     def get_metrics_of_runs(
         self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
     ) -> dict[int, MetricSeries]:
-        """:meth:`get_metrics` of several runs at once, by run id."""
-        return self._ask(Queries.metrics_of, run_ids, key, max_points)
+        """:meth:`get_metrics` of several runs at once, by run id: a run without the key gets an
+        empty series; a key that none of them logged raises :class:`UnknownMetricError`."""
+        return self._ask(lookup.metrics_of, run_ids, key, max_points)
 
     def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""
-        return self._ask(Queries.fingerprints, run_id)
+        return self._ask(lookup.with_run, Queries.fingerprints, run_id)
 
     def get_run_events(self, run_id: int | str) -> RunEvents:
         """A run's recorded merge events (by scope) and search events (by search id)."""
-        return self._ask(Queries.run_events, run_id)
+        return self._ask(lookup.with_run, Queries.run_events, run_id)
 
     def close(self) -> None:
         """Close the database (a later query opens it again)."""
@@ -286,21 +306,29 @@ class AsyncSQLFinder(_FinderFacade):
         """The project called ``name``, or None."""
         return await self._ask(Queries.find_project, name)
 
+    async def get_project(self, name: str) -> Project:
+        """:meth:`find_project`, raising :class:`UnknownProjectError` (with the closest names) if
+        there is none."""
+        return await self._ask(lookup.project, name)
+
     async def get_projects(self) -> list[Project]:
         """Every project, oldest first."""
         return await self._ask(Queries.projects)
 
     async def find_run(self, run_id: int | str) -> Run | None:
-        """A run by id, or by a unique prefix of its global uid; None if there is none (as in
-        ato 2.1.7). A prefix that several runs share raises :class:`UnknownRunError`."""
-        return await self._ask(Queries.run_or_none, run_id)
+        """A run by id (``3``, ``"3"``) or by a unique prefix of its global uid (``"a3f9"``,
+        ``"uid:0412"``); None if there is none (as in ato 2.1.7). A prefix that several runs share
+        raises :class:`UnknownRunError` listing them."""
+        return await self._ask(lookup.run_or_none, run_id)
 
     async def get_run(self, run_id: int | str) -> Run:
-        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database) if there is none."""
-        return await self._ask(Queries.find_run, run_id)
+        """:meth:`find_run`, raising :class:`UnknownRunError` (naming the database and its runs) if
+        there is none."""
+        return await self._ask(lookup.with_run, Queries.find_run, run_id)
 
     async def get_runs_in_project(self, project_name: str) -> list[Run]:
-        """Every run of a project, in id order."""
+        """Every run of a project, in id order (none for an unknown project, as in ato 2.1.7:
+        :meth:`get_project` tells the two apart)."""
         return await self._ask(Queries.runs_in_project, project_name)
 
     async def get_all_runs(self) -> list[Run]:
@@ -308,40 +336,47 @@ class AsyncSQLFinder(_FinderFacade):
         return await self._ask(Queries.all_runs)
 
     async def find_best_run(self, project_name: str, metric_key: str, mode: str = "max") -> Run | None:
-        """The run with the best finite value of ``metric_key`` (``mode`` 'max' or 'min')."""
-        return await self._ask(Queries.best_run, project_name, metric_key, mode)
+        """The run with the best finite value of ``metric_key`` (``mode`` 'max' or 'min'). An
+        unknown project raises :class:`UnknownProjectError`, a key that none of the project's runs
+        logged :class:`UnknownMetricError` (both suggest the closest names); None where no run has a
+        finite value of the key, or none logged any metric yet."""
+        return await self._ask(lookup.best_run, project_name, metric_key, mode)
 
     async def find_similar_runs(self, run_id: int | str) -> list[Run]:
         """Other runs whose config has the same structural hash (none for an unknown run)."""
-        return await self._ask(Queries.similar_runs, run_id)
+        return await self._ask(lookup.with_run, Queries.similar_runs, run_id)
 
     async def find_similar_runs_by_trace(self, run_id: int | str, trace_id: str, trace_type: str = "static") -> list[Run]:
         """Other runs with the same ``trace_type`` (static, runtime) fingerprint for ``trace_id``."""
-        return await self._ask(Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
+        return await self._ask(lookup.with_run, Queries.similar_runs_by_trace, run_id, trace_id, trace_type)
 
     async def get_trace_statistics(self, project_name: str, trace_id: str) -> dict[str, Any]:
-        """How many distinct code and runtime versions of ``trace_id`` the project's runs saw."""
-        return await self._ask(Queries.trace_statistics, project_name, trace_id)
+        """How many distinct code and runtime versions of ``trace_id`` the project's runs saw; an
+        unknown project raises :class:`UnknownProjectError`."""
+        return await self._ask(lookup.trace_statistics, project_name, trace_id)
 
     async def get_metrics(self, run_id: int | str, key: str, max_points: int | None = None) -> MetricSeries:
         """One metric of one run: numpy arrays ``steps``, ``values``, ``timestamps`` in step
         order; iterates as ``(step, value)`` pairs. ``max_points``: a shape-preserving
-        downsample (min and max per bucket, first and last kept) for plotting."""
-        return await self._ask(Queries.metrics, run_id, key, max_points)
+        downsample (min and max per bucket, first and last kept) for plotting. A key the run never
+        logged raises :class:`UnknownMetricError` naming those it did (a run that logged no metric
+        yet: an empty series)."""
+        return await self._ask(lookup.metrics, run_id, key, max_points)
 
     async def get_metrics_of_runs(
         self, run_ids: Sequence[int | str], key: str, max_points: int | None = None
     ) -> dict[int, MetricSeries]:
-        """:meth:`get_metrics` of several runs at once, by run id."""
-        return await self._ask(Queries.metrics_of, run_ids, key, max_points)
+        """:meth:`get_metrics` of several runs at once, by run id: a run without the key gets an
+        empty series; a key that none of them logged raises :class:`UnknownMetricError`."""
+        return await self._ask(lookup.metrics_of, run_ids, key, max_points)
 
     async def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""
-        return await self._ask(Queries.fingerprints, run_id)
+        return await self._ask(lookup.with_run, Queries.fingerprints, run_id)
 
     async def get_run_events(self, run_id: int | str) -> RunEvents:
         """A run's recorded merge events (by scope) and search events (by search id)."""
-        return await self._ask(Queries.run_events, run_id)
+        return await self._ask(lookup.with_run, Queries.run_events, run_id)
 
     async def close(self) -> None:
         """Close the database (a later query opens it again)."""

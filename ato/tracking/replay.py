@@ -3,7 +3,9 @@ final key with the chain of steps that set it, and whether the replayed config e
 recorded one exactly (values, types, structural hash). What ``ato replay`` prints.
 
 It reads through a finder (the one read model) and returns plain data; ``to_json()`` gives what
-``--json`` prints. A run's searches are replayed by :mod:`ato.hyperopt.replay`.
+``--json`` prints. A ``key`` that names nothing in the run's config raises
+:class:`UnknownConfigKeyError` with the closest keys. A run's searches are replayed by
+:mod:`ato.hyperopt.replay`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ato.config.merge_trace import (
     replay,
     snapshot_value,
 )
+from ato.errors import UnknownConfigKeyError
 from ato.events.values import OpaqueValue, decode_value
 from ato.tracking.finder import Run, SQLFinder
 
@@ -78,9 +81,21 @@ def replay_merges(finder: SQLFinder, run: int | str, key: str | None = None) -> 
     """The merge audit of ``run``: applying order, each final key's chain (only ``key`` and what
     is below it, if given), and exactness."""
     found = finder.get_run(run)
+    if key is not None:
+        _check_key(found, key)
     recorded = finder.get_run_events(found.id)
     traces = [MergeTrace.from_events(events) for events in recorded.scopes.values()]
     return MergeReplay(found, [_scope_replay(trace, key) for trace in traces])
+
+
+def _check_key(run: Run, key: str) -> None:
+    """Raise unless ``key`` is a key of the run's config, or a part of one (``model`` of
+    ``model.lr``)."""
+    names: set[str] = set()
+    for path in flatten(run.config):
+        names.update(format_path(path[:end]) for end in range(1, len(path) + 1))
+    if key not in names:
+        raise UnknownConfigKeyError(key, names, f"in run {run.id}'s config")
 
 
 def jsonable(value: Any) -> Any:

@@ -80,7 +80,8 @@ def test_runs_lists_every_run(two_runs: Path) -> None:
     data = json.loads(ato("runs", "--json", cwd=two_runs).stdout)
     assert [run["id"] for run in data] == [1, 2]
     assert data[0]["metrics"]["loss"]["count"] == 5
-    assert json.loads(ato("runs", "nope", "--json", cwd=two_runs).stdout) == []
+    unknown = ato("runs", "nope", "--json", cwd=two_runs)
+    assert unknown.returncode == 1 and "no project 'nope'" in unknown.stderr
 
 
 def test_replay_shows_order_chains_and_exactness(two_runs: Path) -> None:
@@ -146,7 +147,7 @@ def test_user_errors_are_one_line_and_exit_1(two_runs: Path, args: tuple[str, ..
 def test_a_real_process_prints_one_line_errors_and_replays(two_runs: Path) -> None:
     failed = ato_process("replay", "9", cwd=two_runs)
     assert failed.returncode == 1 and failed.stderr.strip().splitlines() == [
-        f"ato replay: error: no run '9' in {two_runs / 'experiments.db'}"
+        f"ato replay: error: no run '9' in {two_runs / 'experiments.db'} (it holds runs 1 to 2)"
     ]
     replayed = ato_process("replay", "2", cwd=two_runs)
     assert replayed.returncode == 0 and replayed.stdout.rstrip().endswith("replay: exact "

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ato.config.adict import ADict
 from ato.db_routers.sql.manager import SQLFinder, SQLLogger
-from ato.errors import QueryError
+from ato.errors import QueryError, UnknownMetricError
 from ato.projections.series import MetricSeries, downsample
 
 
@@ -43,10 +43,18 @@ def test_get_metrics_gives_arrays_in_step_order_and_reads_as_the_old_list(config
     assert [type(x) for x in pairs[0]] == [int, float]
 
 
-def test_an_unknown_key_is_an_empty_series(config: ADict) -> None:
+def test_an_unknown_key_raises_naming_the_runs_keys(config: ADict) -> None:
     run_id = _log(config, [1.0])
     with SQLFinder(config) as finder:
-        assert finder.get_metrics(run_id, "nothing") == [] and len(finder.get_metrics(run_id, "nothing")) == 0
+        with pytest.raises(UnknownMetricError, match=f"no metric 'los' in run {run_id}; did you mean 'loss'"):
+            finder.get_metrics(run_id, "los")
+
+
+def test_a_run_that_logged_no_metric_yet_has_empty_series(config: ADict) -> None:
+    with SQLLogger(config) as logger:
+        run_id = logger.run()
+    with SQLFinder(config) as finder:
+        assert finder.get_metrics(run_id, "loss") == [] and len(finder.get_metrics(run_id, "loss")) == 0
 
 
 def test_max_points_keeps_first_last_and_each_buckets_extremes(config: ADict) -> None:

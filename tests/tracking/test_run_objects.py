@@ -315,6 +315,7 @@ def test_a_uid_prefix_that_two_runs_share_is_an_error_never_a_silent_none(db: Pa
 
     anyio.run(two_runs)
     with SQLFinder(str(db)) as finder:
-        with pytest.raises(UnknownRunError, match="2 runs match 'abc'"):
+        with pytest.raises(UnknownRunError, match="2 runs match the uid prefix 'abc' .*: run 1 .*, run 2 ") as raised:
             finder.find_run("abc")
+        assert raised.value.suggestions == ["1", "2"]
         assert finder.find_run("abc2").uid.startswith("abc2") and finder.find_run("abd") is None

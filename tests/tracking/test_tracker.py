@@ -25,7 +25,7 @@ from ato.db_routers.sql.manager import (
     SQLFinder,
     SQLLogger,
 )
-from ato.errors import DatabaseError, MetricValueError, TrackerError
+from ato.errors import DatabaseError, MetricValueError, TrackerError, UnknownMetricError
 from ato.events.codec import decode_event
 from ato.events.metric_encoding import key_points
 from ato.events.types import MergeCompleted, MergeStepApplied, MetricsPacked
@@ -240,7 +240,8 @@ def test_non_finite_values_are_recorded_faithfully_and_never_win(config: ADict, 
         assert finder.find_best_run("proj", "acc", "min").id == first  # 0.5
         assert finder.find_run(first).metric_summaries["acc"].last == 0.7
         assert finder.find_run(second).metric_summaries["acc"].max == 0.6
-        assert finder.find_best_run("proj", "nothing", "max") is None
+        with pytest.raises(UnknownMetricError, match="no metric 'acx' in project 'proj'; did you mean 'acc'"):
+            finder.find_best_run("proj", "acx", "max")
         with pytest.raises(ValueError, match="mode must be 'max' or 'min'"):
             finder.find_best_run("proj", "acc", "best")
 
@@ -371,7 +372,7 @@ def test_async_finder_answers_every_query_as_the_sync_one_does(config: ADict, ba
                 logger.log_metric("acc", lr * step, step)
             logger.finish()
     calls = {  # every public query, with arguments that find something
-        "find_project": ("proj",), "get_projects": (), "find_run": (2,), "get_run": (1,), "get_runs_in_project": ("proj",),
+        "find_project": ("proj",), "get_project": ("proj",), "get_projects": (), "find_run": (2,), "get_run": (1,), "get_runs_in_project": ("proj",),
         "get_all_runs": (), "find_best_run": ("proj", "acc", "max"), "find_similar_runs": (1,),
         "find_similar_runs_by_trace": (1, "environment", "environment"),
         "get_trace_statistics": ("proj", "environment"), "get_metrics": (2, "acc"), "get_metrics_of_runs": ([1, 2], "acc", 4), "get_fingerprints": (1,),
