@@ -7,22 +7,25 @@ patterns of their float64s, so every value comes back bit for bit (NaN payloads,
 infinities included). A column is::
 
     byte 0       layout: bits 0-2 the width of each stored word (0: none stored, every
-                 difference equals the stride; 1, 2, 3, 4: 1, 2, 4 or 8 bytes), bit 3 "delta",
-                 bit 4 "float32", bit 5 "zstd"
+                 difference equals the stride; 1, 2, 3, 4: 1, 2, 4 or 8 bytes; 5: one byte
+                 with patches), bit 3 "delta", bit 4 "float32", bit 5 "zstd"
     8 bytes      with "delta": the first word (int64, little-endian)
     8 bytes      with width 0: the stride, the difference between consecutive words
     the rest     the body: with "delta", the differences between consecutive words (wrapping
                  int64 arithmetic, so any words round-trip) as little-endian signed integers of
-                 the width; without it, the words themselves (8 bytes, or with "float32" the
+                 the width (width 5: one signed byte each, -128 marking a difference too large
+                 for a byte, those differences following the bytes as int64s in their order);
+                 without it, the words themselves (8 bytes, or with "float32" the
                  values as float32, used only where every value is exactly a float32 and none
                  is NaN); with "zstd", that body compressed as one zstandard frame
 
-Steps and times are always delta-encoded: consecutive steps take no body at all, and times a
-byte or two per point (float64 timestamps a few microseconds apart differ by a few units in the
-last place). Values are stored as they are (8 bytes, or 4 for a curve of float32 numbers such as
-a loss read from a float32 tensor), or as deltas where that is smaller (a smooth schedule). A body
-is compressed with zstandard only where that saves at least a quarter of it, so that noisy curves,
-which do not compress, are read back as fast as raw arrays.
+Steps and times are always delta-encoded and never compressed: consecutive steps take no body at
+all, and times a byte or so per point (float64 timestamps a few microseconds apart differ by a
+few dozen units in the last place; the occasional pause is a patch), which reads back several
+times faster than a compressed body would. Values are stored as they are (8 bytes, or 4 for a
+curve of float32 numbers such as a loss read from a float32 tensor), or as deltas where that is
+smaller (a smooth schedule), and compressed with zstandard only where that saves at least a
+quarter of them, so that noisy curves, which do not compress, read back as fast as raw arrays.
 
 Only this module knows the format; numpy is imported on first use (``import ato`` loads none).
 """
@@ -50,10 +53,13 @@ __all__ = [
 
 _DELTA, _FLOAT32, _ZSTD = 0x08, 0x10, 0x20
 _WIDTH_MASK = 0x07
-_WIDTHS = {0: 0, 1: 1, 2: 2, 3: 4, 4: 8}  # width code -> bytes per stored word
+_WIDTHS = {0: 0, 1: 1, 2: 2, 3: 4, 4: 8, 5: 1}  # width code -> bytes per stored word
+_PATCHED = 5  # one byte per difference, and the differences that need more as int64 patches
+_PATCH = -128
 _SIGNED = {1: "<i1", 2: "<i2", 4: "<i4", 8: "<i8"}
 _KNOWN = _WIDTH_MASK | _DELTA | _FLOAT32 | _ZSTD
 _WORD = struct.Struct("<q")
+_INT64_MAX = 2**63 - 1
 _COMPRESS_IF_AT_MOST = 0.75  # of the body: compression that saves less costs more to read back
 
 
@@ -71,16 +77,16 @@ def _compress(body: bytes) -> bytes | None:
     return packed if len(packed) <= _COMPRESS_IF_AT_MOST * len(body) else None
 
 
-def _decompress(frame: bytes, size: int) -> bytes:
-    """The body of ``size`` bytes in ``frame``; a frame that claims another size is refused
-    before anything is allocated (a hostile one could claim gigabytes)."""
+def _decompress(frame: Any, size: int, exact: bool = True) -> bytes:
+    """The body of ``size`` bytes (at most, unless ``exact``) in ``frame``; a frame that claims
+    another size is refused before anything is allocated (a hostile one could claim gigabytes)."""
     import zstandard
 
     try:
         claimed = zstandard.frame_content_size(frame)
-        if claimed != size:
+        if claimed != size if exact else not 0 <= claimed <= size:
             raise MetricEncodingError(f"a zstandard frame of {claimed} bytes where {size} belong")
-        return zstandard.decompress(frame, max_output_size=size)
+        return zstandard.decompress(frame, max_output_size=max(claimed, 1))
     except zstandard.ZstdError as exc:
         raise MetricEncodingError(f"a damaged zstandard frame ({exc})") from None
 
@@ -102,27 +108,33 @@ def _deltas(words: Any) -> tuple[int, bytes]:
             break
     else:
         code, width = 4, 8
+    if width > 1:  # one byte each where that holds nearly all of them, the rest as patches
+        large = (differences <= _PATCH) | (differences > 127)
+        patches = differences[large]
+        if len(differences) + 8 * len(patches) < width * len(differences):
+            narrow = np.where(large, _PATCH, differences).astype(np.int8)
+            return _DELTA | _PATCHED, _WORD.pack(first) + narrow.tobytes() + patches.astype("<i8").tobytes()
     body = differences.astype(_SIGNED[width], copy=False).tobytes()
     return _DELTA | code, _WORD.pack(first) + body
 
 
-def _column(layout: int, header_and_body: bytes, header_size: int) -> bytes:
-    """Compress the body where it pays, and put the layout byte first."""
-    body = header_and_body[header_size:]
-    packed = _compress(body)
-    if packed is not None:
-        return bytes((layout | _ZSTD,)) + header_and_body[:header_size] + packed
+def _column(layout: int, header_and_body: bytes, header_size: int, compress: bool = True) -> bytes:
+    """Put the layout byte first, compressing the body where asked and where that pays."""
+    if compress:
+        packed = _compress(header_and_body[header_size:])
+        if packed is not None:
+            return bytes((layout | _ZSTD,)) + header_and_body[:header_size] + packed
     return bytes((layout,)) + header_and_body
 
 
-def _delta_column(words: Any) -> bytes:
+def _delta_column(words: Any, compress: bool = True) -> bytes:
     layout, data = _deltas(words)
-    return _column(layout, data, 16 if layout & _WIDTH_MASK == 0 else 8)
+    return _column(layout, data, 16 if layout & _WIDTH_MASK == 0 else 8, compress)
 
 
 def encode_ints(steps: Any) -> bytes:
     """A column of int64 ``steps`` (a numpy array of at least one)."""
-    return _delta_column(steps)
+    return _delta_column(steps, compress=False)
 
 
 def encode_floats(values: Any, *, smooth: bool = False) -> bytes:
@@ -132,7 +144,7 @@ def encode_floats(values: Any, *, smooth: bool = False) -> bytes:
 
     words = values.view(np.int64)
     if smooth:
-        return _delta_column(words)
+        return _delta_column(words, compress=False)
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 simply is not one
         narrow = values.astype(np.float32)
     if not bool(np.isnan(values).any()) and narrow.astype(np.float64).view(np.int64).tobytes() == words.tobytes():
@@ -154,9 +166,11 @@ def pack_columns(steps: Sequence[int], values: Sequence[float], times: Sequence[
     )
 
 
-def decode_column(column: bytes, count: int, floats: bool) -> Any:
-    """The ``count`` words of ``column`` as a numpy array: float64 where ``floats``, else int64.
-    Raises :class:`MetricEncodingError` for a column that does not decode to ``count`` words."""
+def decode_column(column: bytes, count: int, floats: bool, out: Any = None) -> Any:
+    """The ``count`` words of ``column`` as a numpy array: float64 where ``floats``, else int64;
+    written into ``out`` (an int64 array of ``count``) where given, so that a reader fills one
+    array from many events without concatenating. Raises :class:`MetricEncodingError` for a
+    column that does not decode to ``count`` words."""
     import numpy as np
 
     if not column:
@@ -172,31 +186,56 @@ def decode_column(column: bytes, count: int, floats: bool) -> Any:
     if len(column) < header:
         raise MetricEncodingError(f"a column of {len(column)} bytes cannot hold its {header}-byte header")
     width = _WIDTHS[code]
-    body = column[header:]
+    body: Any = memoryview(column)[header:]  # a view: no copy of the points
     if layout & _ZSTD:
-        size = (count - 1 if layout & _DELTA else count) * width
-        body = _decompress(body, size)
+        if code == _PATCHED:  # its size depends on the patches: at most every difference one
+            body = _decompress(body, 9 * (count - 1), exact=False)
+        else:
+            body = _decompress(body, (count - 1 if layout & _DELTA else count) * width)
+    words = np.empty(count, dtype=np.int64) if out is None else out
     if layout & _DELTA:
         first = _WORD.unpack_from(column, 1)[0]
         if code == 0:
             stride = _WORD.unpack_from(column, 9)[0]
-            words = np.full(count, stride, dtype=np.int64)
+            if stride == 1 and first <= _INT64_MAX - count:  # consecutive steps: the usual case
+                words[:] = np.arange(first, first + count, dtype=np.int64)
+            else:
+                words.fill(stride)
+                words[0] = first
+                np.cumsum(words, out=words)  # int64 wraps as the encoder's differences did
+        elif code == _PATCHED:
+            _unpatch(body, count, words)
+            words[0] = first
+            np.cumsum(words, out=words)
         else:
             if len(body) != (count - 1) * width:
                 raise MetricEncodingError(f"{len(body)} bytes of {width}-byte deltas for {count} points")
-            words = np.empty(count, dtype=np.int64)
+            words[0] = first
             words[1:] = np.frombuffer(body, _SIGNED[width])
-        words[0] = first
-        np.cumsum(words, out=words)  # int64 wraps as the encoder's differences did
+            np.cumsum(words, out=words)
     elif layout & _FLOAT32:
         if len(body) != 4 * count:
             raise MetricEncodingError(f"{len(body)} bytes of float32 values for {count} points")
-        return np.frombuffer(body, "<f4").astype(np.float64)
+        words.view(np.float64)[:] = np.frombuffer(body, "<f4")
     else:
         if len(body) != 8 * count:
             raise MetricEncodingError(f"{len(body)} bytes of 8-byte words for {count} points")
-        words = np.frombuffer(body, "<i8").astype(np.int64, copy=False)
+        words[:] = np.frombuffer(body, "<i8")
     return words.view(np.float64) if floats else words
+
+
+def _unpatch(body: Any, count: int, words: Any) -> None:
+    """Write the ``count - 1`` differences of a patched body into ``words[1:]``."""
+    import numpy as np
+
+    if len(body) < count - 1:
+        raise MetricEncodingError(f"{len(body)} bytes of patched deltas for {count} points")
+    narrow = np.frombuffer(body, np.int8, count - 1)
+    words[1:] = narrow
+    where = np.flatnonzero(narrow == _PATCH)
+    if len(body) != count - 1 + 8 * len(where):
+        raise MetricEncodingError(f"{len(body) - (count - 1)} bytes of patches where {len(where)} int64s belong")
+    words[1:][where] = np.frombuffer(body, "<i8", offset=count - 1)
 
 
 class KeyPoints(NamedTuple):

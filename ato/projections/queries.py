@@ -44,10 +44,15 @@ from ato.events.types import (
 )
 from ato.events.values import decode_value
 from ato.projections.series import (
+    BatchSummary,
     MetricSeries,
+    batches_in_step_order,
+    check_max_points,
     decode_parts,
     downsample,
+    downsample_batches,
     series_from_points,
+    series_from_rows,
 )
 from ato.projections.tables import TABLES
 from ato.storage.database import translate_errors
@@ -599,9 +604,47 @@ class Queries:
         """One metric of one run as arrays, in step order (:mod:`ato.projections.series`);
         ``max_points``: a shape-preserving downsample of at most that many points."""
         run = await self.find_run(run_id)
-        parts = await self._metric_parts(run.id, run.uid, key)
-        series = await anyio.to_thread.run_sync(series_from_points, run.id, key, [p for _, p in parts])
+        if max_points is not None:
+            check_max_points(max_points)
+            sampled = await self._downsample_from_index(run.id, key, max_points)
+            if sampled is not None:
+                return sampled
+        if await self._indexed():
+            rows = await self._metric_rows(run.id, key)
+            series = await anyio.to_thread.run_sync(series_from_rows, run.id, key, rows)  # the loop keeps serving
+        else:  # tables of an earlier Ato: no index to say which events hold the points
+            parts = await self._metric_parts_from_log(run.uid, key)
+            series = await anyio.to_thread.run_sync(series_from_points, run.id, key, [p for _, p in parts])
         return series if max_points is None else downsample(series, max_points)
+
+    async def _downsample_from_index(self, run_id: int, key: str, max_points: int) -> MetricSeries | None:
+        """The downsample of a long curve from its batches' summaries, decoding only the first
+        and last batch (:func:`~ato.projections.series.downsample_batches`); None where the
+        curve is short, its batches overlap in steps, or the file has no index."""
+        if not await self._indexed():
+            return None
+        rows = await self._rows(
+            "SELECT seq, part, count, first_step, last_step, low_step, low_value, low_time, high_step, high_value, "
+            "high_time FROM metric_batches WHERE run_id = ? AND key = ? ORDER BY seq, part",
+            (run_id, key),
+        )
+        batches = [BatchSummary(*row[2:]) for row in rows]
+        if len(batches) <= (max_points - 2) // 2 or sum(b.points for b in batches) <= max_points:
+            return None
+        if not batches_in_step_order(batches):
+            return None
+        ends = await self._rows(
+            "SELECT e.seq, b.part, e.payload FROM metric_batches b JOIN events e ON e.seq = b.seq "
+            "WHERE b.run_id = ? AND b.key = ? AND b.seq IN (?, ?) ORDER BY b.seq, b.part",
+            (run_id, key, rows[0][0], rows[-1][0]),
+        )
+        decoded = await anyio.to_thread.run_sync(decode_parts, ends)
+        first = [points for seq, points in decoded if seq == rows[0][0]]
+        last = [points for seq, points in decoded if seq == rows[-1][0]]
+        return downsample_batches(
+            run_id, key, batches, series_from_points(run_id, key, first[:1]),
+            series_from_points(run_id, key, last[-1:]), max_points,
+        )
 
     async def _metric_parts(self, run_id: int, uid: str, key: str | None) -> list[tuple[int, KeyPoints]]:
         """The run's points of ``key`` (of every key for None) by event, in log order, decoded
@@ -609,13 +652,17 @@ class Queries:
         whose tables an earlier Ato derived (no index yet) is read through the run's events."""
         if not await self._indexed():
             return await self._metric_parts_from_log(uid, key)
+        return await anyio.to_thread.run_sync(decode_parts, await self._metric_rows(run_id, key))
+
+    async def _metric_rows(self, run_id: int, key: str | None) -> list[Any]:
+        """``(seq, part, payload)`` of the events that hold the run's points of ``key`` (of every
+        key for None), in log order: the index names them, the log holds them."""
         where, params = ("b.run_id = ?", (run_id,)) if key is None else ("b.run_id = ? AND b.key = ?", (run_id, key))
-        rows = await self._rows(
+        return await self._rows(
             f"SELECT b.seq, b.part, e.payload FROM metric_batches b JOIN events e ON e.seq = b.seq "
             f"WHERE {where} ORDER BY b.seq, b.part",  # `events`: the log's table (ato.storage.log)
             params,
         )
-        return await anyio.to_thread.run_sync(decode_parts, rows)
 
     async def _metric_parts_from_log(self, uid: str, key: str | None) -> list[tuple[int, KeyPoints]]:
         parts = []

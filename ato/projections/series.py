@@ -9,22 +9,46 @@ keeps working.
 ``max_points=N`` keeps the first and the last point and, of the points between, the lowest and
 the highest value of each of ``(N - 2) // 2`` buckets of consecutive points (in step order), so a
 plotted curve keeps its spikes and its range. NaN values are passed over when a bucket has
-other values. The downsample is computed from the decoded points (numpy never imported by
-``import ato``; only here, when points are read).
+other values.
+
+A long curve is downsampled without decoding it (:func:`downsample_batches`): where it spans more
+batches (flushes) than there are buckets, and its batches follow each other in step order, each
+bucket is a run of consecutive batches, and its lowest and highest points are read from the
+batches' summaries in the ``metric_batches`` index; only the first and the last batch are decoded
+(for the first and last points). A bucket of batches whose values are all NaN gives no point,
+and the summaries' values are as SQLite keeps them (``-0.0`` reads back as ``0.0``).
+Otherwise the points are decoded and bucketed as above (numpy never imported by ``import ato``;
+only here, when points are read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import msgspec
 
 from ato.errors import QueryError
-from ato.events.metric_encoding import KeyPoints, MetricEncodingError, key_points
-from ato.events.types import MetricsLogged, MetricsPacked
+from ato.events.metric_encoding import (
+    KeyPoints,
+    MetricEncodingError,
+    decode_column,
+    key_points,
+)
+from ato.events.types import MetricsLogged, MetricsPacked, PackedSeries
 
-__all__ = ["MetricSeries", "decode_parts", "downsample", "metrics_of_event", "series_from_points"]
+__all__ = [
+    "BatchSummary",
+    "MetricSeries",
+    "batches_in_step_order",
+    "check_max_points",
+    "decode_parts",
+    "downsample",
+    "downsample_batches",
+    "metrics_of_event",
+    "series_from_points",
+    "series_from_rows",
+]
 
 _metrics_decoder = msgspec.msgpack.Decoder(MetricsPacked | MetricsLogged)
 
@@ -100,6 +124,44 @@ def decode_parts(rows: Sequence[tuple[int, int, bytes]], keys: Sequence[str] | N
     return decoded
 
 
+def series_from_rows(run_id: int, key: str, rows: Sequence[tuple[int, int, bytes]]) -> MetricSeries:
+    """One key's points from the ``(seq, part, payload)`` rows of its metric events (in log
+    order), decoded straight into the series' arrays (no per-event arrays to concatenate), in
+    step order. A series that no longer decodes is passed over, as :func:`decode_parts` does."""
+    import numpy as np
+
+    chosen: list[Any] = []  # PackedSeries, or KeyPoints of an earlier Ato's metrics.logged event
+    event, event_seq = None, None
+    for seq, part, payload in rows:
+        if seq != event_seq:
+            event, event_seq = metrics_of_event(payload), seq
+        if isinstance(event, MetricsPacked):
+            chosen += event.series[part : part + 1]
+        else:
+            chosen += key_points(event, part)  # type: ignore[arg-type]
+    total = sum(one.count if isinstance(one, PackedSeries) else len(one.steps) for one in chosen)
+    steps, values, times = (np.empty(total, dtype=np.int64) for _ in range(3))
+    filled = 0
+    for one in chosen:
+        if isinstance(one, PackedSeries):
+            end = filled + one.count
+            try:
+                decode_column(one.steps, one.count, False, steps[filled:end])
+                decode_column(one.values, one.count, True, values[filled:end])
+                decode_column(one.times, one.count, True, times[filled:end])
+            except MetricEncodingError:
+                continue  # `ato verify` names it; the projection left it out of every summary too
+        else:
+            end = filled + len(one.steps)
+            steps[filled:end], values.view(np.float64)[filled:end], times.view(np.float64)[filled:end] = one[1:]
+        filled = end
+    steps, values, times = steps[:filled], values[:filled].view(np.float64), times[:filled].view(np.float64)
+    if filled > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
+        order = np.argsort(steps, kind="stable")  # stable: points of one step keep log order
+        steps, values, times = steps[order], values[order], times[order]
+    return MetricSeries(run_id, key, steps, values, times)
+
+
 def series_from_points(run_id: int, key: str, parts: Sequence[KeyPoints]) -> MetricSeries:
     """One key's points, event by event in log order, as one series in step order."""
     import numpy as np
@@ -117,12 +179,16 @@ def series_from_points(run_id: int, key: str, parts: Sequence[KeyPoints]) -> Met
     return MetricSeries(run_id, key, steps, values, times)
 
 
+def check_max_points(max_points: Any) -> None:
+    if type(max_points) is not int or max_points < 2:
+        raise QueryError(f"max_points must be an int of at least 2, not {max_points!r:.40}")
+
+
 def downsample(series: MetricSeries, max_points: int) -> MetricSeries:
     """At most ``max_points`` points that keep the curve's shape (see the module docstring)."""
     import numpy as np
 
-    if type(max_points) is not int or max_points < 2:
-        raise QueryError(f"max_points must be an int of at least 2, not {max_points!r:.40}")
+    check_max_points(max_points)
     n = len(series)
     if n <= max_points:
         return series
@@ -143,4 +209,55 @@ def downsample(series: MetricSeries, max_points: int) -> MetricSeries:
     index = np.unique(np.asarray(keep, dtype=np.int64))
     return MetricSeries(
         series.run_id, series.key, series.steps[index], series.values[index], series.timestamps[index], total=n
+    )
+
+
+class BatchSummary(NamedTuple):
+    """A ``metric_batches`` row: one key's points of one event, summarised (``points``: how
+    many; the table's ``count``)."""
+
+    points: int
+    first_step: int
+    last_step: int
+    low_step: int | None
+    low_value: float | None
+    low_time: float | None
+    high_step: int | None
+    high_value: float | None
+    high_time: float | None
+
+
+def batches_in_step_order(batches: Sequence[BatchSummary]) -> bool:
+    """Whether each batch's steps all come at or after the previous batch's (so the curve in
+    step order is the batches one after the other)."""
+    return all(later.first_step >= earlier.last_step for earlier, later in zip(batches, batches[1:]))
+
+
+def downsample_batches(
+    run_id: int, key: str, batches: Sequence[BatchSummary], first: MetricSeries, last: MetricSeries, max_points: int
+) -> MetricSeries:
+    """The downsample of a curve made of ``batches`` (in step order, more than there are buckets)
+    from their summaries; ``first`` and ``last``: the decoded first and last batch."""
+    import numpy as np
+
+    buckets = (max_points - 2) // 2
+    edges = np.linspace(0, len(batches), buckets + 1).astype(np.int64).tolist() if buckets else [0, 0]
+    points: list[tuple[int, float, float]] = []
+    if len(first):
+        points.append((int(first.steps[0]), float(first.values[0]), float(first.timestamps[0])))
+    for start, stop in zip(edges[:-1], edges[1:]):
+        group = [b for b in batches[start:stop] if b.low_value is not None]
+        if not group:
+            continue  # every value NaN (or no batch): nothing to draw
+        low = min(group, key=lambda b: b.low_value)  # type: ignore[arg-type, return-value]
+        high = max(group, key=lambda b: b.high_value)  # type: ignore[arg-type, return-value]
+        points += sorted({(low.low_step, low.low_value, low.low_time), (high.high_step, high.high_value, high.high_time)})  # type: ignore[arg-type]
+    if len(last):
+        points.append((int(last.steps[-1]), float(last.values[-1]), float(last.timestamps[-1])))
+    points.sort(key=lambda point: point[0])  # stable: the first point stays first at its step
+    kept = [point for i, point in enumerate(points) if i == 0 or point != points[i - 1]]
+    return MetricSeries(
+        run_id, key, np.array([p[0] for p in kept], dtype=np.int64),
+        np.array([p[1] for p in kept], dtype=np.float64), np.array([p[2] for p in kept], dtype=np.float64),
+        total=sum(b.points for b in batches),
     )

@@ -36,12 +36,21 @@ def _grad() -> tuple[list[int], list[float], list[float]]:
     return steps, values, times
 
 
+def _paused() -> tuple[list[int], list[float], list[float]]:
+    """Points a few microseconds apart with two pauses: one-byte time deltas with patches."""
+    times, at = [], 1795000000.25
+    for i in range(300):
+        at += 0.5 if i in (100, 250) else (3 + i % 5) * 1e-6
+        times.append(at)
+    return [i * i for i in range(300)], [float(i % 7) for i in range(300)], times
+
+
 def sample_points() -> dict[str, tuple[list[int], list[float], list[float]]]:
     """The points of the stored ``metrics.packed`` sample (tests/data/event_samples.json)."""
     loss = (list(range(100)), [1.0 + i / 8 for i in range(100)], [1795000000.25 + i / 1024 for i in range(100)])
     acc = ([0, 5, 3, 10**12], [NAN, -0.0, math.inf, 1e300], [1795000000.25, 1795000001.5, 1795000001.0, 1795000100.0])
     lr = (list(range(0, 400, 2)), [0.1 * math.cos(i / 300) for i in range(200)], [1795000000.25 + i * 1e-6 for i in range(200)])
-    return {"loss": loss, "acc": acc, "lr": lr, "grad": _grad()}
+    return {"loss": loss, "acc": acc, "lr": lr, "grad": _grad(), "paused": _paused()}
 
 
 def _bits(values: list[float]) -> bytes:
@@ -60,8 +69,8 @@ def test_the_stored_sample_decodes_to_its_points_bit_for_bit() -> None:
         assert points.steps.tolist() == steps
         assert points.values.tobytes() == _bits(values) and points.times.tobytes() == _bits(times)
     layouts = {column[0] for one in event.series for column in (one.steps, one.values, one.times)}
-    # constant steps, deltas of 2, 4 and 8 bytes, float32 values, raw values, zstd bodies
-    assert {0x08, 0x0A, 0x0B, 0x0C, 0x13, 0x04, 0x29, 0x2A, 0x2C} <= layouts
+    # constant steps; deltas of 1, 2 and 4 bytes and patched bytes; raw, float32 and zstd values
+    assert {0x08, 0x09, 0x0A, 0x0B, 0x0D, 0x04, 0x13, 0x33, 0x2C} <= layouts
 
 
 _WORDS = st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=300)
@@ -77,6 +86,18 @@ def test_every_step_value_and_time_round_trips_bit_for_bit(steps: list[int], val
     assert decode_column(encode_ints(s), n, False).tobytes() == s.tobytes()
     assert decode_column(encode_floats(v), n, True).tobytes() == v.tobytes()
     assert decode_column(encode_floats(t, smooth=True), n, True).tobytes() == t.tobytes()
+
+
+@given(
+    st.lists(st.one_of(st.integers(-127, 127), st.integers(-(2**63), 2**63 - 1)), min_size=1, max_size=400),
+    st.integers(-(2**63), 2**63 - 1),
+)
+def test_small_deltas_with_outliers_round_trip_through_patches(deltas: list[int], first: int) -> None:
+    words = np.cumsum(np.array([first, *deltas], dtype=np.int64))  # wrapping, as the encoder's
+    column = encode_ints(words)
+    assert decode_column(column, len(words), False).tobytes() == words.tobytes()
+    if column[0] & 0x07 == 5:  # patched: one byte per delta, nine per outlier
+        assert len(column) <= 9 + len(deltas) + 8 * sum(not -128 < d < 128 for d in np.diff(words).tolist())
 
 
 @given(st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=200))
@@ -126,6 +147,8 @@ def _column(values: list[float]) -> bytes:
         (b"\x0a" + b"\0" * 8 + b"\0" * 3, 3, "3 bytes of 2-byte deltas for 3 points"),
         (b"\x13" + b"\0" * 4, 2, "4 bytes of float32 values for 2 points"),
         (b"\x24" + b"not a zstd frame", 1, "damaged zstandard frame"),
+        (b"\x0d" + b"\0" * 8 + b"\x80\x01", 3, "0 bytes of patches where 1 int64s belong"),
+        (b"\x0d" + b"\0" * 8 + b"\x01", 3, "1 bytes of patched deltas for 3 points"),
         # a frame that claims more than the points need is refused before it is inflated
         (b"\x24" + zstandard.compress(b"\0" * 4096), 1, "a zstandard frame of 4096 bytes where 8 belong"),
     ],
