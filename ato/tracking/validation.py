@@ -24,7 +24,8 @@ import msgspec
 
 from ato.errors import MetricValueError, TrackerError
 from ato.events.codec import decode_event, encode_event
-from ato.events.types import Event
+from ato.events.metric_encoding import MetricEncodingError, key_points
+from ato.events.types import Event, MetricsPacked
 from ato.events.values import INT64_MIN
 
 __all__ = [
@@ -147,9 +148,16 @@ def _plain(value: Any, where: str, depth: int) -> Any:
 
 
 def check_event(event: Event) -> Event:
-    """Refuse an event that could not be decoded later (msgspec round trip), naming the field."""
+    """Refuse an event that could not be decoded later (msgspec round trip), naming the field;
+    and a ``metrics.packed`` event whose columns do not decode, naming the series."""
     try:
         decode_event(encode_event(event))
     except (msgspec.ValidationError, msgspec.EncodeError, UnicodeEncodeError, OverflowError, TypeError) as exc:
         raise TrackerError(f"cannot record {type(event).__name__}: {exc}") from None
+    if isinstance(event, MetricsPacked):
+        for part, series in enumerate(event.series):
+            try:
+                key_points(event, part)
+            except MetricEncodingError as exc:
+                raise TrackerError(f"cannot record MetricsPacked: series {part} ({series.key!r}) does not decode: {exc}") from None
     return event

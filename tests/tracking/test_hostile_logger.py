@@ -68,6 +68,14 @@ def test_bad_points_are_refused_with_key_step_and_value(db: Path, key: Any, valu
         assert finder.get_metrics(run_id, "loss") == [(0, 0.25), (1, 0.5)]
 
 
+def _packed_with_bad_values() -> Any:
+    from ato.events.metric_encoding import pack_points
+    from ato.events.types import MetricsPacked, PackedSeries
+
+    good = pack_points(["acc"], [0], [0.5], [1.0])[0]
+    return MetricsPacked(series=[PackedSeries(key="acc", count=1, steps=good.steps, values=b"\x04\0\0\0", times=good.times)])
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -82,6 +90,8 @@ def test_bad_points_are_refused_with_key_step_and_value(db: Path, key: Any, valu
         (lambda logger: logger.log_artifact("1", "m.pt"), "takes a run id (a positive int) or None, got '1'"),
         (lambda logger: logger.record(__import__("ato.events.types").events.types.RunStatusChanged(status=5)),
          "cannot record RunStatusChanged: Expected `str`, got `int` - at `$.status`"),
+        (lambda logger: logger.record(_packed_with_bad_values()),
+         "cannot record MetricsPacked: series 0 ('acc') does not decode: 3 bytes of 8-byte words for 1 points"),
     ],
 )
 def test_bad_arguments_are_refused_and_nothing_bad_is_stored(db: Path, call: Any, message: str) -> None:
