@@ -50,6 +50,7 @@ __all__ = [
 T = TypeVar("T")
 UID = "uid:"
 _CANDIDATES = 10  # runs listed for an ambiguous prefix
+_DIGITS_AS_UID = 4  # the fewest digits of an unknown run id that may be a uid prefix, as a hint
 
 
 def uid_prefix(ref: object) -> str | None:
@@ -104,9 +105,10 @@ async def _unknown_run(queries: Queries, ref: Any) -> UnknownRunError:
         meant = []
     elif uid_prefix(ref) is None:
         # A local id that is not there: it may be the start of a uid written without "uid:"
-        # (suggested only where that names one run).
+        # (suggested only where that names one run, and for 4 digits or more: a shorter number
+        # is a run id, and would start some random uid by chance).
         meant = [(run_id, uid) for run_id, uid in uids if uid.startswith(text)]
-        meant = meant if len(meant) == 1 else []
+        meant = meant if len(meant) == 1 and len(text) >= _DIGITS_AS_UID else []
     else:
         # A uid prefix that is not there: the uids whose start is closest to it (a typo).
         starts = {uid[:len(text)]: (run_id, uid) for run_id, uid in uids}

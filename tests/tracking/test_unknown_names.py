@@ -111,6 +111,8 @@ def test_digits_name_a_local_id_and_uid_names_a_prefix(db: Path) -> None:
         with pytest.raises(UnknownRunError, match=r"no run '1234' in .* \(it holds runs 1 to 4\); did you mean run 1 "
                                                   r"\(uid 123400000000\)\? \(a uid prefix of digits only is written uid:1234\)"):
             finder.get_run("1234")
+        with pytest.raises(UnknownRunError, match=r"no run '123' in .* \(it holds runs 1 to 4\)$"):
+            finder.get_run("123")  # under 4 digits: a run id, never a guess at a uid (one starts 123 here)
         with pytest.raises(UnknownRunError, match=r"no run 'abd1' .*; did you mean run 2 \(uid abc100000000\)") as raised:
             finder.get_metrics("abd1", "loss")
         assert raised.value.suggestions[0] == "2" and raised.value.missing
