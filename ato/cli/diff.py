@@ -34,7 +34,9 @@ def handle(args: argparse.Namespace, path: Path) -> int:
     if report.config:
         print(f"config: {len(report.config)} key(s) differ")
         for item in report.config:
-            print(f"  {item['key']}: {item['a']} [{item['set_by_a']}]  ->  {item['b']} [{item['set_by_b']}]")
+            a = repr(item["a"]) if item["set_by_a"] != "absent" else "absent"
+            b = repr(item["b"]) if item["set_by_b"] != "absent" else "absent"
+            print(f"  {item['key']}: {a} [{item['set_by_a']}]  ->  {b} [{item['set_by_b']}]")
     else:
         print("config: same values")
     if report.structure:
@@ -42,7 +44,7 @@ def handle(args: argparse.Namespace, path: Path) -> int:
     else:
         print("structure: same")
     for item in report.code:
-        changed = ", ".join(item.get("changed", [])) or "recorded in only one run"
+        changed = ", ".join(item["changed"]) if "changed" in item else "recorded in only one run"
         print(f"code: {item['trace_id']} changed ({changed})")
     if not report.code:
         print("code: same fingerprints")

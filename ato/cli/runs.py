@@ -37,7 +37,7 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         emit_json([
             {
                 "id": r.id, "uid": r.uid, "project": r.project, "status": r.status, "started_at": r.started_at,
-                "tags": r.tags, "structural_hash": r.structural_hash,
+                "finished_at": r.finished_at, "tags": r.tags, "structural_hash": r.structural_hash,
                 "metrics": {k: vars(v) for k, v in r.metric_summaries.items()},
             }
             for r in runs

@@ -133,8 +133,8 @@ def _config_differences(a: Run, b: Run, traces: tuple[list[MergeTrace], list[Mer
         differences.append(
             {
                 "key": key,
-                "a": repr(snapshot_value(left)) if path in flat_a else None,
-                "b": repr(snapshot_value(right)) if path in flat_b else None,
+                "a": snapshot_value(left) if path in flat_a else None,  # values, not reprs (--json
+                "b": snapshot_value(right) if path in flat_b else None,  # writes them natively)
                 "set_by_a": _set_by(traces[0], key) if path in flat_a else "absent",
                 "set_by_b": _set_by(traces[1], key) if path in flat_b else "absent",
             }
@@ -164,7 +164,7 @@ def _code_differences(a: dict[Any, Any], b: dict[Any, Any]) -> list[dict[str, An
             "a": left[0] if left else None,
             "b": right[0] if right else None,
         }
-        if left and right:
+        if left and right:  # else "changed" stays out: recorded in only one run
             changed = []
             if left[1].get("own") != right[1].get("own"):
                 changed.append("the function itself")

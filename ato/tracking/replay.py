@@ -2,14 +2,16 @@
 final key with the chain of steps that set it, and whether the replayed config equals the
 recorded one exactly (values, types, structural hash). What ``ato replay`` prints.
 
-It reads through a finder (the one read model) and returns plain data; ``to_json()`` gives what
-``--json`` prints. A ``key`` that names nothing in the run's config raises
-:class:`UnknownConfigKeyError` with the closest keys. A run's searches are replayed by
-:mod:`ato.hyperopt.replay`.
+It reads through a finder (the one read model) and returns plain data; ``to_json()`` gives the
+same as dicts of native values (what ``ato replay --json`` shapes by its schema). A ``key`` that
+names nothing in the run's config raises :class:`UnknownConfigKeyError` with the closest keys. A
+run's searches are replayed by :mod:`ato.hyperopt.replay`.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +22,12 @@ from ato.config.merge_trace import (
     flatten,
     format_path,
     replay,
-    snapshot_value,
 )
 from ato.errors import UnknownConfigKeyError
 from ato.events.values import OpaqueValue, decode_value
 from ato.tracking.finder import Run, SQLFinder
 
-__all__ = ["KeyChain", "MergeReplay", "ScopeReplay", "jsonable", "replay_merges"]
+__all__ = ["KeyChain", "MergeReplay", "ScopeReplay", "replay_merges", "type_name"]
 
 
 @dataclass
@@ -55,10 +56,7 @@ class ScopeReplay:
             "scope": self.scope,
             "argv": self.argv,
             "order": self.order,
-            "keys": [
-                {"key": k.key, "value": jsonable(k.value), "type": type(k.value).__name__, "chain": k.chain}
-                for k in self.keys
-            ],
+            "keys": [{"key": k.key, "value": k.value, "type": type_name(k.value), "chain": k.chain} for k in self.keys],
             "exact": self.exact,
             "differences": self.differences,
             "not_replayable": self.not_replayable,
@@ -88,6 +86,11 @@ def replay_merges(finder: SQLFinder, run: int | str, key: str | None = None) -> 
     return MergeReplay(found, [_scope_replay(trace, key) for trace in traces])
 
 
+def type_name(value: Any) -> str:
+    """The Python type of a replayed value (of a value that could not be recorded: its recorded type)."""
+    return value.type_name.rpartition(".")[2] if isinstance(value, OpaqueValue) else type(value).__name__
+
+
 def _check_key(run: Run, key: str) -> None:
     """Raise unless ``key`` is a key of the run's config, or a part of one (``model`` of
     ``model.lr``)."""
@@ -98,22 +101,8 @@ def _check_key(run: Run, key: str) -> None:
         raise UnknownConfigKeyError(key, names, f"in run {run.id}'s config")
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` as JSON can hold it: containers kept, anything else by its repr."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return repr(value)
-
-
 def _shown(encoded: Any) -> Any:
-    if encoded is UNSET:
-        return None
-    value = decode_value(encoded)
-    return str(value) if isinstance(value, OpaqueValue) else value
+    return None if encoded is UNSET else decode_value(encoded)
 
 
 def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
@@ -124,8 +113,10 @@ def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
     ]
     keys = []
     histories = trace.provenance()
-    for path, snap in flatten(result.config).items():
-        name, value = format_path(path), snapshot_value(snap)
+    for path in flatten(result.config):
+        # The value itself, not its snapshot: a snapshot of a value that could not be recorded
+        # would wrap its OpaqueValue stand-in once more.
+        name, value = format_path(path), functools.reduce(operator.getitem, path, result.config)
         if key is not None and name != key and not name.startswith(f"{key}.") and not name.startswith(f"{key}["):
             continue
         history = histories.get(name)
@@ -133,8 +124,8 @@ def _scope_replay(trace: MergeTrace, key: str | None) -> ScopeReplay:
             {
                 "step": step.step,
                 "kind": step.kind,
-                "old": jsonable(_shown(change.old)),
-                "new": jsonable(_shown(change.new)),
+                "old": _shown(change.old),
+                "new": _shown(change.new),
                 "added": change.old is UNSET,
             }
             for step, change in (history.changes if history else [])

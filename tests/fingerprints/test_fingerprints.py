@@ -305,7 +305,7 @@ def test_diff_names_each_cause(tmp_path: Path) -> None:
     run_script(tmp_path, TRACKED, "drift=True")             # 5: same start, outputs drift at call 3
 
     seed = json.loads(ato("diff", "1", "2", "--json", cwd=tmp_path).stdout)
-    assert [(c["key"], c["a"], c["b"], c["set_by_b"]) for c in seed["config"]] == [("seed", "0", "1", "seed=1 (cli)")]
+    assert [(c["key"], c["a"], c["b"], c["set_by_b"]) for c in seed["config"]] == [("seed", 0, 1, "seed=1 (cli)")]
     assert seed["code"] == [] and seed["environment"] == []
     assert seed["runtime"][0]["first_divergent_call"] == 0
     assert seed["metrics"][0]["first_difference"]["step"] == 0

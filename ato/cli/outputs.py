@@ -1,0 +1,317 @@
+"""What every ``ato`` command prints with ``--json``, defined once as msgspec structs.
+
+Each command's output is converted into its struct before it is printed (:func:`encode`), so what
+a script reads is exactly what ``ato schema COMMAND`` publishes (the JSON Schema msgspec makes of
+these structs): no field more or less, native values, never reprs. Values follow
+:mod:`ato.cli.json_values`: NaN and infinities are the strings ``"NaN"``, ``"Infinity"``,
+``"-Infinity"``; a config value is native JSON.
+
+An error in JSON mode is :class:`ErrorOutput` on stdout (``{"error": {"command", "type",
+"message", "suggestions"}}``) with a non-zero exit status; ``ato schema error`` publishes it. A
+non-zero status alone is not an error: ``ato replay`` of a run that does not replay exactly and
+``ato verify`` of a damaged file print their usual output and exit 1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from ato.cli.json_values import Number as _Number
+from ato.cli.json_values import json_value
+
+__all__ = ["OUTPUTS", "SCHEMAS", "ErrorOutput", "encode", "json_schema"]
+
+Number = Annotated[_Number, Meta(description='a float; NaN and infinities as "NaN", "Infinity", "-Infinity"')]
+Value = Annotated[Any, Meta(description=(
+    'a config value as native JSON: tuples and sets as arrays, dict keys as text, floats as Number, '
+    'a value that could not be recorded as {"$type": ..., "$repr": ...}'))]
+Seconds = Annotated[float, Meta(description="Unix time, in seconds")]
+
+
+class Output(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of the outputs: every field always present, none other allowed."""
+
+
+# -- ato runs ----------------------------------------------------------------------------------------
+class MetricSummary(Output):
+    """One metric of a run: how many points, the last (at the highest step), the finite extremes."""
+
+    count: int
+    last_step: int
+    last: Number
+    min: Annotated[float | None, Meta(description="the smallest finite value; null where none is finite")]
+    max: Annotated[float | None, Meta(description="the largest finite value; null where none is finite")]
+
+
+class RunRow(Output):
+    """One run, as ``ato runs --json`` lists it (the output is an array of these, in id order)."""
+
+    id: Annotated[int, Meta(description="this database's id of the run")]
+    uid: Annotated[str, Meta(description="the run's global id (ato commands take any unique prefix)")]
+    project: str
+    status: str
+    started_at: Seconds
+    finished_at: Seconds | None
+    tags: list[str]
+    structural_hash: str
+    metrics: dict[str, MetricSummary]
+
+
+# -- ato replay --------------------------------------------------------------------------------------
+class ReplayRun(Output):
+    """The run that was replayed."""
+
+    id: int
+    uid: str
+    project: str
+    status: str
+
+
+class AppliedStep(Output):
+    """One step of the merge, in applying order."""
+
+    index: int
+    step: str
+    kind: Annotated[str, Meta(description="default, named, cli, lazy, ...")]
+    priority: int | None
+    chained_by: str | None
+
+
+class KeyChange(Output):
+    """One step that set a key: what it replaced (null where it added the key) and what it set."""
+
+    step: str
+    kind: str
+    old: Value
+    new: Value
+    added: bool
+
+
+class FinalKey(Output):
+    """One key of the final config: its value, its Python type, and every step that set it."""
+
+    key: Annotated[str, Meta(description="dotted path, [i] for a list item")]
+    value: Value
+    type: Annotated[str, Meta(description="the value's Python type: tuple, int, float32, ...")]
+    chain: list[KeyChange]
+
+
+class ScopeAudit(Output):
+    """The merge audit of one scope: applying order, final keys, and whether it replays exactly."""
+
+    scope: str
+    argv: list[str]
+    order: list[AppliedStep]
+    keys: list[FinalKey]
+    exact: bool
+    differences: list[str]
+    not_replayable: list[str]
+
+
+class SearchRound(Output):
+    """One round of successive halving."""
+
+    round: int
+    trials: int
+    kept: list[int]
+    dropped: int
+    cutoff: Number | None
+    failed: int
+
+
+class SearchAudit(Output):
+    """A recorded search, and whether its recorded metrics reproduce every decision."""
+
+    search: str
+    settings: dict[str, Value]
+    rounds: list[SearchRound]
+    winner: int | None
+    metric: Number | None
+    reproduces: bool
+    problems: list[str]
+
+
+class ReplayOutput(Output):
+    """``ato replay RUN --json``: exit status 0 where ``exact``, 1 where not."""
+
+    run: ReplayRun
+    scopes: list[ScopeAudit]
+    searches: list[SearchAudit]
+    exact: bool
+
+
+# -- ato diff ----------------------------------------------------------------------------------------
+class ConfigDifference(Output):
+    """A config key whose value differs, with the step that set it on each side."""
+
+    key: str
+    a: Annotated[Any, Meta(description="run a's value (native JSON); null where absent (set_by_a: absent)")]
+    b: Annotated[Any, Meta(description="run b's value (native JSON); null where absent (set_by_b: absent)")]
+    set_by_a: str
+    set_by_b: str
+
+
+class StructureDifference(Output):
+    """The two structural hashes."""
+
+    a: str
+    b: str
+
+
+class CodeDifference(Output):
+    """A traced function whose code fingerprint differs."""
+
+    trace_id: str
+    a: str | None
+    b: str | None
+    changed: Annotated[list[str] | None, Meta(description="what changed; null where only one run recorded it")] = None
+
+
+class SchemeChange(Output):
+    """The runtime digest schemes of the two runs."""
+
+    a: int
+    b: int
+
+
+class RuntimeDifference(Output):
+    """A traced function whose outputs differ, and the first call at which they diverged."""
+
+    trace_id: str
+    calls_a: int
+    calls_b: int
+    first_divergent_call: int | None = None
+    diverged_after: Annotated[int | None, Meta(description="past the calls whose digests are kept")] = None
+    scheme_changed: SchemeChange | None = None
+    note: str | None = None
+
+
+class NumericsDifference(Output):
+    """A numerics switch (or ``$VARIABLE``) that changed."""
+
+    switch: str
+    a: Value
+    b: Value
+
+
+class EnvironmentDifference(Output):
+    """Something of the environment that differs (python, a package, git commit, ...)."""
+
+    what: str
+    a: Value
+    b: Value
+
+
+class MetricPointDifference(Output):
+    """The first step at which a metric differs (null: no point there)."""
+
+    step: int
+    a: Number | None
+    b: Number | None
+
+
+class MetricComparison(Output):
+    """A metric both runs logged; ``first_difference`` null where identical."""
+
+    key: str
+    first_difference: MetricPointDifference | None
+
+
+class DiffOutput(Output):
+    """``ato diff A B --json``: the differences, most likely cause first (empty lists: none)."""
+
+    a: int
+    b: int
+    config: list[ConfigDifference]
+    structure: StructureDifference | None
+    code: list[CodeDifference]
+    runtime: list[RuntimeDifference]
+    numerics: list[NumericsDifference]
+    numerics_recorded: bool
+    numerics_recorded_by: int
+    environment: list[EnvironmentDifference]
+    metrics: list[MetricComparison]
+    verdict: str
+
+
+# -- maintenance -------------------------------------------------------------------------------------
+class RebuildOutput(Output):
+    """``ato rebuild --json``."""
+
+    events: int
+    seconds: float
+
+
+class VerifyOutput(Output):
+    """``ato verify --json``: exit status 0 where ``ok``, 1 where not."""
+
+    events: int
+    ok: bool
+    problems: list[str]
+    skipped: list[str]
+    notes: list[str] = []
+
+
+class ImportOutput(Output):
+    """``ato import OLD_DB --json``."""
+
+    source: str
+    runs: int
+    events: int
+
+
+MergeOutput = Annotated[dict[str, int], Meta(description="new events appended, by source database")]
+SchemaOutput = Annotated[dict[str, Any], Meta(description="a JSON Schema, or every command's by name")]
+
+
+# -- errors ------------------------------------------------------------------------------------------
+class ErrorDetail(Output):
+    """What went wrong."""
+
+    command: Annotated[str | None, Meta(description="the ato command; null where none was given")]
+    type: Annotated[str, Meta(description="the error's class: UnknownProjectError, UsageError, ...")]
+    message: Annotated[str, Meta(description="the one line a terminal shows")]
+    suggestions: Annotated[list[str], Meta(description="the closest known names, or the candidates")] = []
+
+
+class ErrorOutput(Output):
+    """Any command's stdout in JSON mode when it fails (exit status 1; 2 for a usage error)."""
+
+    error: ErrorDetail
+
+
+OUTPUTS: dict[str, Any] = {
+    "runs": list[RunRow],
+    "replay": ReplayOutput,
+    "diff": DiffOutput,
+    "rebuild": RebuildOutput,
+    "verify": VerifyOutput,
+    "merge": MergeOutput,
+    "import": ImportOutput,
+    "schema": SchemaOutput,
+}
+"""Each command's ``--json`` output."""
+
+SCHEMAS: dict[str, Any] = {**OUTPUTS, "error": ErrorOutput}
+"""What ``ato schema NAME`` publishes: each command's output, and the error object."""
+
+
+def encode(command: str, data: Any) -> bytes:
+    """``data`` (plain data: dicts, lists, values) as ``command``'s output: converted into its
+    struct (a mismatch is a bug, and raises), then encoded as indented JSON."""
+    shape = OUTPUTS.get(command) if command != "error" else ErrorOutput
+    if shape is None:
+        raise KeyError(f"`ato {command} --json` has no output struct: define one in ato/cli/outputs.py")
+    typed = msgspec.convert(json_value(data), shape)
+    return msgspec.json.format(msgspec.json.encode(typed), indent=2)
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of ``ato NAME --json`` (``"error"``: of the error object)."""
+    schema: dict[str, Any] = msgspec.json.schema(SCHEMAS[name])
+    title = "the error object of every ato command" if name == "error" else f"ato {name} --json"
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **schema}
+
