@@ -1,34 +1,47 @@
-"""``ato diff RUN_A RUN_B``: why two runs differ, most likely cause first."""
+"""``ato diff RUN_A RUN_B``: why two runs differ, most likely cause first.
+
+``--code`` adds what changed in the code (:mod:`ato.tracking.code_diff`): a unified diff per
+changed function (the traced ones and their helpers) and the difference of the two runs' git
+patches; in ``--json`` it is ``code_diff`` (null without ``--code``)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ato.cli.output import emit_json
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from ato.tracking.code_diff import CodeChanges
+
+__all__ = ["print_code_changes", "register"]
 
 
 def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
     parser = command(
         "diff", "Explain why two runs differ: config, structure, code, runtime, numerics, environment, metrics.",
-        "ato diff 1 2            # why runs 1 and 2 differ, most likely cause first\n  ato diff 1 2 --json",
+        "ato diff 1 2            # why runs 1 and 2 differ, most likely cause first\n"
+        "  ato diff 1 2 --code     # and the lines of code that changed\n  ato diff 1 2 --json",
     )
     parser.add_argument("run_a", help="run id")
     parser.add_argument("run_b", help="run id")
+    parser.add_argument("--code", action="store_true",
+                        help="show a unified diff per changed function, and of the runs' git patches")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, path: Path) -> int:
+    from ato.tracking.code_diff import code_changes
     from ato.tracking.diff import diff_runs
     from ato.tracking.finder import SQLFinder
 
     with SQLFinder(path) as finder:
         report = diff_runs(finder, args.run_a, args.run_b)
+        changes = code_changes(finder, args.run_a, args.run_b) if args.code else None
     if args.json:
-        emit_json(report.to_json())
+        emit_json({**report.to_json(), "code_diff": changes.to_json() if changes else None})
         return 0
     print(f"Why do runs {report.a.id} and {report.b.id} differ? (most likely cause first)\n")
     if report.config:
@@ -48,6 +61,8 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         print(f"code: {item['trace_id']} changed ({changed})")
     if not report.code:
         print("code: same fingerprints")
+    if changes is not None:
+        print_code_changes(changes)
     for item in report.runtime:
         where = item.get("first_divergent_call")
         if where is not None:
@@ -83,3 +98,24 @@ def handle(args: argparse.Namespace, path: Path) -> int:
             print(f"metric {item['key']}: first differs at step {first['step']} ({first['a']} vs {first['b']})")
     print(f"\n{report.verdict}")
     return 0
+
+
+def print_code_changes(changes: CodeChanges) -> None:
+    """The unified diffs of ``ato diff --code``, indented under the code lines."""
+    if not changes.functions and changes.patch is None:
+        print("  (no change in the recorded sources or the git patch)")
+    for change in changes.functions:
+        traces = ", ".join(change.trace_ids)
+        print(f"\n  --- {change.function} (in {traces}){': ' + change.note if change.note else ''}")
+        if change.diff:
+            print(_indented(change.diff))
+    if changes.patch is not None:
+        note = f": {changes.patch.note}" if changes.patch.note else ""
+        print(f"\n  --- uncommitted changes (git diff HEAD) differ{note}")
+        if changes.patch.diff:
+            print(_indented(changes.patch.diff))
+    print()
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.rstrip("\n").split("\n"))

@@ -220,6 +220,33 @@ class MetricComparison(Output):
     first_difference: MetricPointDifference | None
 
 
+class FunctionCodeChange(Output):
+    """A function whose source differs (``ato diff --code``); a and b: its source's SHA-256."""
+
+    function: Annotated[str, Meta(description="qualified name, prefixed by its module unless __main__")]
+    trace_ids: Annotated[list[str], Meta(description="the changed traces that reach it")]
+    a: Annotated[str | None, Meta(description="null where run a did not reach it")]
+    b: Annotated[str | None, Meta(description="null where run b did not reach it")]
+    diff: Annotated[str | None, Meta(description="a unified diff; null where a source was not stored (note)")]
+    note: str | None
+
+
+class PatchCodeChange(Output):
+    """The two runs' uncommitted changes (git diff HEAD) where they differ; a and b: SHA-256s."""
+
+    a: Annotated[str | None, Meta(description="null: a clean tree, or no git work tree")]
+    b: str | None
+    diff: Annotated[str | None, Meta(description="a unified diff of the two patches; null where one was not stored")]
+    note: str | None
+
+
+class CodeDiff(Output):
+    """What changed in the code (``ato diff --code``)."""
+
+    functions: list[FunctionCodeChange]
+    patch: PatchCodeChange | None
+
+
 class DiffOutput(Output):
     """``ato diff A B --json``: the differences, most likely cause first (empty lists: none)."""
 
@@ -235,6 +262,7 @@ class DiffOutput(Output):
     environment: list[EnvironmentDifference]
     metrics: list[MetricComparison]
     verdict: str
+    code_diff: Annotated[CodeDiff | None, Meta(description="with --code only; else null")] = None
 
 
 # -- maintenance -------------------------------------------------------------------------------------

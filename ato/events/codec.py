@@ -22,6 +22,7 @@ from ato.events.types import (
     RunStatusChanged,
     SearchFinished,
     SearchStarted,
+    SourceRecorded,
     TrialRecorded,
 )
 
@@ -43,6 +44,7 @@ AnyEvent = Union[
     TrialRecorded,
     HalvingDecided,
     SearchFinished,
+    SourceRecorded,
 ]
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 

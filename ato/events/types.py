@@ -36,9 +36,11 @@ __all__ = [
     "RunStatusChanged",
     "SearchFinished",
     "SearchStarted",
+    "SourceRecorded",
     "StepKind",
     "TrialRecorded",
     "new_event_id",
+    "source_event_id",
 ]
 
 
@@ -216,6 +218,24 @@ class FingerprintRecorded(Event, frozen=True, tag="fingerprint.recorded"):
     kind: FingerprintKind
     fingerprint: str
     detail: dict[str, Any] = {}
+
+
+class SourceRecorded(Event, frozen=True, tag="source.recorded"):
+    """A text that runs refer to by its SHA-256: a traced function's normalised source
+    (``kind`` ``python``) or the git patch of a dirty work tree (``git-diff``).
+
+    Stored once per database: its ``event_id`` is derived from the hash
+    (:func:`source_event_id`), so appending it again (the next run, ``ato merge``) adds nothing.
+    It belongs to no run (``run`` is empty); a fingerprint's ``detail`` names it by hash."""
+
+    sha256: str
+    text: str
+    kind: str = "python"  # free text, not an enum: a kind added later still decodes here
+
+
+def source_event_id(sha256: str) -> str:
+    """The one event id of a :class:`SourceRecorded` text: the same in every database."""
+    return f"source-{sha256}"
 
 
 # -- searches ---------------------------------------------------------------------------------------

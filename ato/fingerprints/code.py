@@ -14,6 +14,10 @@ Where no source exists (a function built in a REPL), the bytecode and constants 
 when a run starts, defined outside site-packages and the standard library) are fingerprinted
 the same way, recursively, and folded in, so a change in a helper changes the fingerprint too.
 ``detail`` says which part changed: ``own`` (the function itself) and ``calls`` (each helper).
+It also names the normalised source of the function and of every helper it reaches,
+``sources`` (``{name: sha256}``, :mod:`ato.fingerprints.sources`), so that ``ato diff --code``
+can show the lines that changed. A name is the function's qualified name, prefixed by its module
+unless that is ``__main__`` (the script).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from ato.fingerprints.sources import source_text, text_sha256
 
 __all__ = ["code_fingerprint", "logic_hash"]
 
@@ -158,14 +164,32 @@ def code_fingerprint(fn: Callable[..., Any], *, follow_calls: bool = True, _seen
     fn = inspect.unwrap(fn)
     own = logic_hash(fn)
     calls: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    text = source_text(fn)
+    if text is not None:
+        sources[_source_name(fn)] = text_sha256(text)
     if follow_calls and isinstance(fn, types.FunctionType):
         for name, helper in _called_helpers(fn).items():
             if id(helper) in _seen:
                 continue
-            calls[name], _ = code_fingerprint(helper, follow_calls=True, _seen=_seen | {id(fn)})
+            calls[name], helper_detail = code_fingerprint(helper, follow_calls=True, _seen=_seen | {id(fn)})
+            for source_name, digest in helper_detail.get("sources", {}).items():
+                sources.setdefault(source_name, digest)
+    detail: dict[str, Any] = {"own": own}
     if not calls:
-        return own, {"own": own}
+        if sources:
+            detail["sources"] = sources
+        return own, detail
     combined = hashlib.sha256(own.encode())
     for name in sorted(calls):
         combined.update(f"\n{name}={calls[name]}".encode())
-    return combined.hexdigest(), {"own": own, "calls": calls}
+    detail["calls"] = calls
+    if sources:
+        detail["sources"] = dict(sorted(sources.items()))
+    return combined.hexdigest(), detail
+
+
+def _source_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", repr(fn))
+    return qualname if module in (None, "__main__") else f"{module}.{qualname}"

@@ -4,7 +4,11 @@ Recorded: Python version and implementation, platform, every installed distribut
 version, numpy/torch/CUDA/cuDNN versions, the GPU models and the NVIDIA driver where the script
 has imported them (Ato never imports torch itself), torch's determinism and precision switches
 ("numerics"), environment variables that change numerics or determinism, and where the script
-lives in a git work tree, its commit, whether it is dirty, and a hash of the uncommitted diff.
+lives in a git work tree, its commit, whether it is dirty, and a hash and the size of the
+uncommitted diff (``git diff HEAD``); the diff itself, where at most
+:data:`~ato.fingerprints.sources.MAX_PATCH_BYTES`, is :func:`git_patch`, which the run stores
+once per database as a ``source.recorded`` event named by that hash (``ato diff --code`` shows
+the difference of two runs' patches).
 
 What cannot change within a process (distributions, git state, the GPUs) is read once and cached;
 the switches and variables can (``torch.backends.cuda.matmul.allow_tf32 = True`` between two runs),
@@ -26,7 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NUMERICS_VARIABLES", "RELEVANT_VARIABLES", "environment", "environment_fingerprint", "numerics"]
+from ato.fingerprints.sources import MAX_PATCH_BYTES
+
+__all__ = [
+    "NUMERICS_VARIABLES", "RELEVANT_VARIABLES", "environment", "environment_fingerprint", "git_patch", "numerics",
+]
 
 # Variables that change what a computation returns (kernels, reduction order, TF32).
 NUMERICS_VARIABLES = (
@@ -93,6 +101,7 @@ def _cache_clear() -> None:
     """Forget the cached part (a benchmark measures a first run's cost with it)."""
     _process_environment.cache_clear()
     _torch_platform.cache_clear()
+    _git.cache_clear()
 
 
 environment.cache_clear = _cache_clear  # type: ignore[attr-defined]  # as when environment() was an lru_cache
@@ -188,25 +197,40 @@ def _nvidia_driver() -> str | None:
     return out[0] if out else None
 
 
+def git_patch() -> str | None:
+    """``git diff HEAD`` of the script's work tree where it is dirty and the patch at most
+    :data:`MAX_PATCH_BYTES` (read with the rest of the git state, once per process)."""
+    return _git()[1]
+
+
 def _git_state() -> dict[str, Any] | None:
+    return _git()[0]
+
+
+@functools.lru_cache(maxsize=1)
+def _git() -> tuple[dict[str, Any] | None, str | None]:
     script = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] not in ("", "-c", "-m") else Path.cwd()
 
     def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=script, capture_output=True, text=True, timeout=10, check=True
-        ).stdout
+        # Decoded leniently (a patch of a Latin-1 file must not lose the git state), newlines
+        # translated as text=True did, so the diff's hash stays what earlier runs recorded.
+        out = subprocess.run(["git", *args], cwd=script, capture_output=True, timeout=10, check=True).stdout
+        return out.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
 
     try:
         commit = git("rev-parse", "HEAD").strip()
     except (OSError, subprocess.SubprocessError):
-        return None  # not a git work tree, or no git
+        return None, None  # not a git work tree, or no git
     try:
         status = git("status", "--porcelain")
         diff = git("diff", "HEAD")
     except (OSError, subprocess.SubprocessError):
         status, diff = "", ""
-    return {
+    size = len(diff.encode())
+    state = {
         "commit": commit,
         "dirty": bool(status.strip()),
         "diff_sha256": hashlib.sha256(diff.encode()).hexdigest() if diff else None,
+        "diff_bytes": size,
     }
+    return state, (diff if diff and size <= MAX_PATCH_BYTES else None)

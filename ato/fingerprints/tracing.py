@@ -17,10 +17,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from ato.events.types import FingerprintKind, FingerprintRecorded
+from ato.events.types import FingerprintKind, FingerprintRecorded, SourceRecorded
 from ato.fingerprints.code import code_fingerprint
-from ato.fingerprints.environment import environment_fingerprint
+from ato.fingerprints.environment import environment_fingerprint, git_patch
 from ato.fingerprints.runtime import deferred_digest
+from ato.fingerprints.sources import source_event, texts
 
 __all__ = ["fingerprint_events", "runtime_trace", "static_trace", "watch_runtime"]
 
@@ -97,13 +98,24 @@ def watch_runtime(sink: RuntimeSink, active: bool) -> None:
         _sinks.discard(sink)
 
 
-def fingerprint_events() -> list[FingerprintRecorded]:
-    """Events a new run records: the environment and every registered code fingerprint."""
+def fingerprint_events() -> list[FingerprintRecorded | SourceRecorded]:
+    """Events a new run records: the environment and every registered code fingerprint, then
+    the texts they name (:class:`SourceRecorded`: each function's source, the git patch), which
+    belong to no run and are appended only where the database lacks them (their ids are
+    derived from their hashes)."""
     digest, detail = environment_fingerprint()
-    events = [FingerprintRecorded(trace_id="environment", kind=FingerprintKind.ENVIRONMENT, fingerprint=digest, detail=detail)]
+    events: list[FingerprintRecorded | SourceRecorded] = [
+        FingerprintRecorded(trace_id="environment", kind=FingerprintKind.ENVIRONMENT, fingerprint=digest, detail=detail)
+    ]
     with _lock:
         registered = sorted(_static.items())
+    named: dict[str, None] = {}  # source digests, in first-seen order
     for trace_id, (fn, follow_calls) in registered:
         fingerprint, info = code_fingerprint(fn, follow_calls=follow_calls)
         events.append(FingerprintRecorded(trace_id=trace_id, kind=FingerprintKind.STATIC, fingerprint=fingerprint, detail=info))
+        named.update(dict.fromkeys(info.get("sources", {}).values()))
+    events += [source_event(text) for text in texts(named).values()]
+    patch = git_patch()
+    if patch is not None:
+        events.append(source_event(patch, kind="git-diff"))
     return events

@@ -52,6 +52,7 @@ from ato.events.types import (
     RunStarted,
     RunStatus,
     RunStatusChanged,
+    SourceRecorded,
     new_event_id,
 )
 from ato.events.values import INT64_MIN, encode_value
@@ -251,7 +252,12 @@ class LoggerCore:
             pid=os.getpid(),
         )
         assert self._lock is not None
+        # Source texts belong to no run and are stored once per database (ids from their hashes):
+        # appended first, where missing, so a run never names a text the file lacks.
+        shared = [check_event(event) for event in context if isinstance(event, SourceRecorded)]
+        context = [event for event in context if not isinstance(event, SourceRecorded)]
         async with self._lock:
+            await store.append_missing(shared)
             await store.append([check_event(started), *(_with_run(event, uid) for event in context)])
         run_id = await queries.run_id(uid)
         assert run_id is not None
