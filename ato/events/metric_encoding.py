@@ -148,9 +148,9 @@ def encode_floats(values: Any, *, smooth: bool = False) -> bytes:
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 simply is not one
         narrow = values.astype(np.float32)
     if not bool(np.isnan(values).any()) and narrow.astype(np.float64).view(np.int64).tobytes() == words.tobytes():
-        plain = _column(_FLOAT32 | 3, narrow.tobytes(), 0)  # exactly float32 (NaNs are excluded: their
-    else:  # payloads need not survive the round trip through float32 on every machine)
-        plain = _column(4, words.tobytes(), 0)
+        plain = _column(_FLOAT32 | 3, narrow.astype("<f4").tobytes(), 0)  # exactly float32 (NaNs are
+    else:  # excluded: their payloads need not survive the round trip through float32 everywhere)
+        plain = _column(4, words.astype("<i8").tobytes(), 0)  # little-endian on every machine
     delta = _delta_column(words)
     return delta if len(delta) < len(plain) else plain
 
