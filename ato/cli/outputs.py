@@ -265,6 +265,25 @@ class DiffOutput(Output):
     code_diff: Annotated[CodeDiff | None, Meta(description="with --code only; else null")] = None
 
 
+# -- ato plot ----------------------------------------------------------------------------------------
+class PlotCurve(Output):
+    """One run's points of the metric, as plotted (downsampled: each bucket's extremes kept)."""
+
+    run: int
+    label: str
+    total: Annotated[int, Meta(description="the run's points of the metric before the downsample")]
+    steps: list[int]
+    values: list[Number]
+
+
+class PlotOutput(Output):
+    """``ato plot RUN... --metric KEY --json``: the curves, and the file written (null: none)."""
+
+    metric: str
+    out: str | None
+    curves: list[PlotCurve]
+
+
 # -- maintenance -------------------------------------------------------------------------------------
 class RebuildOutput(Output):
     """``ato rebuild --json``."""
@@ -320,6 +339,7 @@ OUTPUTS: dict[str, Any] = {
     "merge": MergeOutput,
     "import": ImportOutput,
     "schema": SchemaOutput,
+    "plot": PlotOutput,
 }
 """Each command's ``--json`` output."""
 
