@@ -356,6 +356,22 @@ class ADict(dict):  # type: ignore[type-arg]
         """Every leaf's dotted key and type name, as 2.1.7 gave it: ``{'model.depth': 'int'}``."""
         return type(self)(_structure("", self))
 
+    # -- display (repr/str stay a dict's, as in 2.1.7) ---------------------------------------------
+    def _repr_html_(self) -> str:
+        """The config as a nested HTML table, for Jupyter: escaped, at most 200 keys shown (the
+        rest counted); see :mod:`ato.display`."""
+        from ato.config.display import adict_view
+        from ato.display import render_html
+
+        return render_html(adict_view(self))
+
+    def __rich__(self) -> Any:
+        """The config as a nested rich table (rich imported only now), as :meth:`_repr_html_`."""
+        from ato.config.display import adict_view
+        from ato.display import render_rich
+
+        return render_rich(adict_view(self))
+
     # -- files -----------------------------------------------------------------------------------
     @classmethod
     def from_file(cls, path: str | PathLike[str], *, allow_outside: bool = False) -> Any:

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar, overload
 import anyio
 import msgspec
 
+from ato.display import render_html, render_rich
 from ato.errors import QueryError, UnknownRunError
 from ato.events.metric_encoding import KeyPoints, MetricEncodingError, key_points
 from ato.events.types import (
@@ -43,6 +44,7 @@ from ato.events.types import (
     TrialRecorded,
 )
 from ato.events.values import decode_value
+from ato.projections.display import project_view, run_repr, run_view, summary_view
 from ato.projections.series import (
     BatchSummary,
     MetricSeries,
@@ -91,6 +93,14 @@ class Project:
     created_at: datetime
     description: str | None = None
 
+    def _repr_html_(self) -> str:
+        """The project as an HTML table, for Jupyter."""
+        return render_html(project_view(self))
+
+    def __rich__(self) -> Any:
+        """The project as a rich table (rich imported only now)."""
+        return render_rich(project_view(self))
+
 
 @dataclass(frozen=True)
 class MetricSummary:
@@ -101,6 +111,14 @@ class MetricSummary:
     last: float
     min: float | None
     max: float | None
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML table, for Jupyter."""
+        return render_html(summary_view(self))
+
+    def __rich__(self) -> Any:
+        """The summary as a rich table (rich imported only now)."""
+        return render_rich(summary_view(self))
 
 
 class MetricPoint(NamedTuple):
@@ -377,6 +395,20 @@ class Run:
     def end_time(self) -> datetime | None:
         """When the run finished (None while it runs): a naive UTC datetime, as ato 2.1.7 gave it."""
         return None if self.finished_at is None else utc_datetime(self.finished_at)
+
+    def __repr__(self) -> str:
+        # One short line (the dataclass's own would print the whole config); dataclass keeps a
+        # __repr__ the class defines.
+        return run_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The run as HTML tables, for Jupyter: fields, a compact config, metric summaries.
+        Escaped and bounded (:mod:`ato.display`); reads none of the run's points."""
+        return render_html(run_view(self))
+
+    def __rich__(self) -> Any:
+        """The run as rich tables (rich imported only now); the same as :meth:`_repr_html_`."""
+        return render_rich(run_view(self))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, overload
 
 import msgspec
 
+from ato.display import render_html, render_rich
 from ato.errors import QueryError
 from ato.events.metric_encoding import (
     KeyPoints,
@@ -36,6 +37,7 @@ from ato.events.metric_encoding import (
     key_points,
 )
 from ato.events.types import MetricsLogged, MetricsPacked, PackedSeries
+from ato.projections.display import series_view
 
 __all__ = [
     "BatchSummary",
@@ -102,6 +104,15 @@ class MetricSeries:
     def __repr__(self) -> str:
         sampled = f" (of {self.total})" if self.downsampled else ""
         return f"MetricSeries(run {self.run_id}, {self.key!r}: {len(self)} points{sampled})"
+
+    def _repr_html_(self) -> str:
+        """A summary of the series as HTML, for Jupyter: counts, range, extremes, first and last
+        points (never all of them)."""
+        return render_html(series_view(self))
+
+    def __rich__(self) -> Any:
+        """The same summary as :meth:`_repr_html_`, as rich tables (rich imported only now)."""
+        return render_rich(series_view(self))
 
 
 def metrics_of_event(payload: bytes) -> MetricsPacked | MetricsLogged:

@@ -30,8 +30,10 @@ from ato.config.merge_trace import (
     same,
     snapshot_value,
 )
+from ato.display import render_html, render_rich
 from ato.fingerprints.environment import NUMERICS_VARIABLES
 from ato.fingerprints.runtime import compare_runtime
+from ato.tracking.display import diff_repr, diff_view
 from ato.tracking.finder import Run, SQLFinder
 
 __all__ = ["RunDiff", "diff_runs"]
@@ -89,6 +91,19 @@ class RunDiff:
             "metrics": self.metrics,
             "verdict": self.verdict,
         }
+
+    def __repr__(self) -> str:
+        # One short line: the dataclass's own would print both runs and every section.
+        return diff_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The diff as HTML tables, for Jupyter: a line per section, a table per section that
+        differs, the verdict. Escaped and bounded (:mod:`ato.display`)."""
+        return render_html(diff_view(self))
+
+    def __rich__(self) -> Any:
+        """The diff as rich tables (rich imported only now), as :meth:`_repr_html_`."""
+        return render_rich(diff_view(self))
 
 
 def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:

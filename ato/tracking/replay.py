@@ -23,8 +23,10 @@ from ato.config.merge_trace import (
     format_path,
     replay,
 )
+from ato.display import render_html, render_rich, text
 from ato.errors import UnknownConfigKeyError
 from ato.events.values import OpaqueValue, decode_value
+from ato.tracking.display import replay_views, scope_view
 from ato.tracking.finder import Run, SQLFinder
 
 __all__ = ["KeyChain", "MergeReplay", "ScopeReplay", "replay_merges", "type_name"]
@@ -62,6 +64,20 @@ class ScopeReplay:
             "not_replayable": self.not_replayable,
         }
 
+    def __repr__(self) -> str:
+        # One short line: the dataclass's own would print every key's chain.
+        return (f"ScopeReplay(scope={text(repr(self.scope), 80)}, steps={len(self.order)}, keys={len(self.keys)}, "
+                f"exact={self.exact})")
+
+    def _repr_html_(self) -> str:
+        """The scope's merge audit as HTML tables, for Jupyter: applying order, final keys with
+        the steps that set them, exactness. Escaped and bounded (:mod:`ato.display`)."""
+        return render_html(scope_view(self))
+
+    def __rich__(self) -> Any:
+        """The scope's merge audit as rich tables (rich imported only now)."""
+        return render_rich(scope_view(self))
+
 
 @dataclass
 class MergeReplay:
@@ -73,6 +89,19 @@ class MergeReplay:
     @property
     def exact(self) -> bool:
         return all(scope.exact for scope in self.scopes)
+
+    def __repr__(self) -> str:
+        # One short line: the dataclass's own would print the run and every scope's keys.
+        return f"MergeReplay(run={self.run.id}, scopes={len(self.scopes)}, exact={self.exact})"
+
+    def _repr_html_(self) -> str:
+        """The run's merge audit as HTML tables, for Jupyter (each scope as
+        :meth:`ScopeReplay._repr_html_`)."""
+        return render_html(*replay_views(self))
+
+    def __rich__(self) -> Any:
+        """The run's merge audit as rich tables (rich imported only now)."""
+        return render_rich(*replay_views(self))
 
 
 def replay_merges(finder: SQLFinder, run: int | str, key: str | None = None) -> MergeReplay:

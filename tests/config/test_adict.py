@@ -64,8 +64,10 @@ def test_seed_auto_nesting_at_any_depth() -> None:
 
 def test_auto_does_not_create_private_or_dunder_names() -> None:
     config = ADict.auto()
+    with pytest.raises(AttributeError):  # IPython probes such names (_repr_html_ is a real method now)
+        config._repr_latex_  # noqa: B018
     with pytest.raises(AttributeError):
-        config._repr_html_  # noqa: B018
+        config._private  # noqa: B018
     assert config == {}
 
 
