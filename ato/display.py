@@ -117,10 +117,11 @@ _bounded = _BoundedRepr()
 def text(value: Any, width: int = CELL) -> str:
     """``str(value)`` with control characters escaped, cut to ``width`` characters (saying how
     many were cut)."""
-    shown = str(value).translate(_CONTROLS)
-    if len(shown) <= width:
-        return shown
-    return f"{shown[:width]}… (+{len(shown) - width:,} chars)"
+    raw = str(value)
+    if len(raw) <= width:
+        return raw.translate(_CONTROLS)
+    # Cut before escaping: a ten-megabyte string is never translated whole.
+    return f"{raw[:width].translate(_CONTROLS)}… (+{len(raw) - width:,} chars)"
 
 
 def value_text(value: Any, width: int = CELL) -> str:
