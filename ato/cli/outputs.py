@@ -46,8 +46,17 @@ class MetricSummary(Output):
     max: Annotated[float | None, Meta(description="the largest finite value; null where none is finite")]
 
 
+class ChosenMetric(Output):
+    """A metric ``ato runs --metric KEY:max|min`` shows: its best finite value and its last."""
+
+    key: str
+    mode: Annotated[str, Meta(description="max or min: which way is best")]
+    best: Annotated[float | None, Meta(description="the best finite value; null where none (or not logged)")]
+    last: Annotated[Number | None, Meta(description="the value at the highest step; null where not logged")]
+
+
 class RunRow(Output):
-    """One run, as ``ato runs --json`` lists it (the output is an array of these, in id order)."""
+    """One run, as ``ato runs --json`` lists it (the output is an array of these: in id order, or as --sort says)."""
 
     id: Annotated[int, Meta(description="this database's id of the run")]
     uid: Annotated[str, Meta(description="the run's global id (ato commands take any unique prefix)")]
@@ -58,6 +67,12 @@ class RunRow(Output):
     tags: list[str]
     structural_hash: str
     metrics: dict[str, MetricSummary]
+    host: Annotated[str, Meta(description="the machine the run ran on")]
+    duration: Annotated[float | None, Meta(description="seconds from start to finish; null while it runs")]
+    config: Annotated[dict[str, Value], Meta(description="every config key, flattened: model.depth, stages[1]")]
+    chosen: Annotated[list[ChosenMetric], Meta(description="the metrics --metric chose (default: the first key)")]
+    search: Annotated[str | None, Meta(description=(
+        "the search the run recorded, or ran a trial of (its config's __hyperopt_id__); null: none"))]
 
 
 # -- ato replay --------------------------------------------------------------------------------------

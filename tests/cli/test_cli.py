@@ -74,8 +74,9 @@ def test_runs_lists_every_run(two_runs: Path) -> None:
     result = ato("runs", cwd=two_runs)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:6] == ["id", "project", "status", "started", "tags", "structure"]
-    assert lines[1].split()[:3] == ["1", "cli", "completed"] and lines[2].split()[:3] == ["2", "cli", "completed"]
+    assert lines[0].split()[:8] == ["id", "uid", "status", "started", "duration", "host", "tags", "structure"]
+    assert lines[1].split()[0] == "1" and lines[2].split()[0] == "2"
+    assert lines[1].split()[2] == "completed" and lines[2].split()[2] == "completed"
     assert lines[1].split()[-1] == "0.2"  # loss, last value
     data = json.loads(ato("runs", "--json", cwd=two_runs).stdout)
     assert [run["id"] for run in data] == [1, 2]
