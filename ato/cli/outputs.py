@@ -299,6 +299,16 @@ class PlotOutput(Output):
     curves: list[PlotCurve]
 
 
+# -- ato report --------------------------------------------------------------------------------------
+class ReportOutput(Output):
+    """``ato report A B ... -o FILE --json``: the HTML file written."""
+
+    out: str
+    runs: Annotated[list[int], Meta(description="the runs, the base first")]
+    bytes: int
+    curves: Annotated[list[str], Meta(description="the metrics drawn (empty where matplotlib is missing)")]
+
+
 # -- maintenance -------------------------------------------------------------------------------------
 class RebuildOutput(Output):
     """``ato rebuild --json``."""
@@ -355,6 +365,7 @@ OUTPUTS: dict[str, Any] = {
     "import": ImportOutput,
     "schema": SchemaOutput,
     "plot": PlotOutput,
+    "report": ReportOutput,
 }
 """Each command's ``--json`` output."""
 
