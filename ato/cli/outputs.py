@@ -137,6 +137,18 @@ class SearchRound(Output):
     failed: int
 
 
+class SearchTrial(Output):
+    """One trial of a search: the config values that vary across trials, how far it got, its fate."""
+
+    trial: int
+    values: Annotated[dict[str, Value], Meta(description="its values of the keys that vary across the trials")]
+    round: Annotated[int, Meta(description="the last round it ran in (0 is the first)")]
+    metric: Annotated[Number | None, Meta(description="its metric in that round; null where it raised")]
+    metrics: Annotated[list[Number | None], Meta(description="its metric in each round it ran, from round 0")]
+    outcome: Annotated[str, Meta(description="winner, kept, dropped or failed (raised or NaN: ranked last)")]
+    error: str | None
+
+
 class SearchAudit(Output):
     """A recorded search, and whether its recorded metrics reproduce every decision."""
 
@@ -147,6 +159,8 @@ class SearchAudit(Output):
     metric: Number | None
     reproduces: bool
     problems: list[str]
+    keys: Annotated[list[str], Meta(description="the config keys that vary across the trials")]
+    trials: Annotated[list[SearchTrial], Meta(description="every trial, best first: by round reached, then rank")]
 
 
 class ReplayOutput(Output):
