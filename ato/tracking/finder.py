@@ -23,9 +23,9 @@ import asyncio
 import os
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -46,7 +46,10 @@ from ato.projections.series import MetricSeries
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.log import SQLiteEventLog
-from ato.tracking import lookup
+from ato.tracking import frames, lookup
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = [
     "Artifact",
@@ -273,6 +276,29 @@ class SQLFinder(_FinderFacade):
         empty series; a key that none of them logged raises :class:`UnknownMetricError`."""
         return self._ask(lookup.metrics_of, run_ids, key, max_points)
 
+    def runs_frame(self, project: str, metrics: str | Iterable[str] | None = None) -> pandas.DataFrame:
+        """The runs of ``project`` as a pandas DataFrame, one row per run in id order: ``id``,
+        ``uid``, ``project``, ``status``, ``started``, ``finished``, ``duration`` (seconds),
+        ``tags`` (comma-joined), ``host``, the config flattened (``model.depth``), and for each
+        of ``metrics`` (``"loss"``, ``"val/acc:max"``) ``KEY:last``, ``KEY:min``, ``KEY:max``,
+        plus ``KEY:best`` where a direction is given; None: every key the runs logged. NaN stays
+        NaN. An unknown project or metric raises (suggesting names); needs ``ato[export]``.
+        Details: :mod:`ato.tracking.frames`."""
+        frames.pandas_module("SQLFinder.runs_frame")
+        specs = frames.metric_specs(metrics)
+        runs = self._ask(frames.runs_of_project, project)
+        return frames.frame(frames.runs_table(runs, specs, f"in project {project!r}"))
+
+    def metrics_frame(self, runs: Any, keys: str | Iterable[str] | None = None) -> pandas.DataFrame:
+        """The points of ``runs`` (run objects, ids or uid prefixes) for ``keys`` (None: every key
+        they logged) as a long-form pandas DataFrame: ``run``, ``key``, ``step``, ``value``,
+        ``timestamp``, by run, key and step, made from :meth:`get_metrics_of_runs`' arrays. An
+        unknown run, or a key none of them logged, raises; needs ``ato[export]``."""
+        frames.pandas_module("SQLFinder.metrics_frame")
+        wanted = frames.point_keys(keys)
+        series = self._ask(frames.points_of_runs, frames.run_refs(runs), wanted)
+        return frames.points_frame(series, wanted)
+
     def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""
         return self._ask(lookup.with_run, Queries.fingerprints, run_id)
@@ -369,6 +395,29 @@ class AsyncSQLFinder(_FinderFacade):
         """:meth:`get_metrics` of several runs at once, by run id: a run without the key gets an
         empty series; a key that none of them logged raises :class:`UnknownMetricError`."""
         return await self._ask(lookup.metrics_of, run_ids, key, max_points)
+
+    async def runs_frame(self, project: str, metrics: str | Iterable[str] | None = None) -> pandas.DataFrame:
+        """The runs of ``project`` as a pandas DataFrame, one row per run in id order: ``id``,
+        ``uid``, ``project``, ``status``, ``started``, ``finished``, ``duration`` (seconds),
+        ``tags`` (comma-joined), ``host``, the config flattened (``model.depth``), and for each
+        of ``metrics`` (``"loss"``, ``"val/acc:max"``) ``KEY:last``, ``KEY:min``, ``KEY:max``,
+        plus ``KEY:best`` where a direction is given; None: every key the runs logged. NaN stays
+        NaN. An unknown project or metric raises (suggesting names); needs ``ato[export]``.
+        Details: :mod:`ato.tracking.frames`."""
+        frames.pandas_module("AsyncSQLFinder.runs_frame")
+        specs = frames.metric_specs(metrics)
+        runs = await self._ask(frames.runs_of_project, project)
+        return frames.frame(frames.runs_table(runs, specs, f"in project {project!r}"))
+
+    async def metrics_frame(self, runs: Any, keys: str | Iterable[str] | None = None) -> pandas.DataFrame:
+        """The points of ``runs`` (run objects, ids or uid prefixes) for ``keys`` (None: every key
+        they logged) as a long-form pandas DataFrame: ``run``, ``key``, ``step``, ``value``,
+        ``timestamp``, by run, key and step, made from :meth:`get_metrics_of_runs`' arrays. An
+        unknown run, or a key none of them logged, raises; needs ``ato[export]``."""
+        frames.pandas_module("AsyncSQLFinder.metrics_frame")
+        wanted = frames.point_keys(keys)
+        series = await self._ask(frames.points_of_runs, frames.run_refs(runs), wanted)
+        return frames.points_frame(series, wanted)
 
     async def get_fingerprints(self, run_id: int | str) -> list[Fingerprint]:
         """Every fingerprint a run recorded: code, runtime outputs, environment."""
