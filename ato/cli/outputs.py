@@ -353,6 +353,15 @@ MergeOutput = Annotated[dict[str, int], Meta(description="new events appended, b
 SchemaOutput = Annotated[dict[str, Any], Meta(description="a JSON Schema, or every command's by name")]
 
 
+# -- ato export --------------------------------------------------------------------------------------
+ExportOutput = Annotated[list[dict[str, Value]], Meta(description=(
+    "`ato export PROJECT --format json` (the same as --json): one object per run, by column: id, uid, "
+    "project, status, started and finished (ISO 8601 UTC text; finished null while running), duration "
+    "(seconds), tags (comma-joined), host, the flattened config (model.depth), and KEY:last, KEY:min, "
+    "KEY:max (KEY:best with a direction) per --metric, as --columns chose and named them; a missing "
+    "value is null. With --points: one object per metric point: run, key, step, value, timestamp"))]
+
+
 # -- errors ------------------------------------------------------------------------------------------
 class ErrorDetail(Output):
     """What went wrong."""
@@ -378,6 +387,7 @@ OUTPUTS: dict[str, Any] = {
     "merge": MergeOutput,
     "import": ImportOutput,
     "schema": SchemaOutput,
+    "export": ExportOutput,
     "plot": PlotOutput,
     "report": ReportOutput,
 }
