@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ato._version import __version__
-from ato.cli import diff, export, maintenance, plot, replay, report, runs, schema
+from ato.cli import diff, export, maintenance, plot, replay, report, runs, schema, show
 from ato.cli.output import running
 from ato.errors import AtoError
 
 __all__ = ["build_parser", "main"]
 
-_FAMILIES = (runs, replay, diff, maintenance, schema, export, plot, report)
+_FAMILIES = (runs, replay, diff, maintenance, schema, export, plot, report, show)
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_CLOSED_PIPE = 1, 2, 130, 141
 
 

@@ -75,6 +75,71 @@ class RunRow(Output):
         "the search the run recorded, or ran a trial of (its config's __hyperopt_id__); null: none"))]
 
 
+# -- ato show ----------------------------------------------------------------------------------------
+class ShowRun(Output):
+    """What the run was: ids, status, where and when it ran."""
+
+    id: int
+    uid: str
+    project: str
+    status: str
+    tags: list[str]
+    host: str
+    pid: int
+    argv: list[str]
+    started_at: Seconds
+    finished_at: Seconds | None
+    duration: Annotated[float | None, Meta(description="seconds from start to finish; null while it runs")]
+    structural_hash: str
+
+
+class ShowKey(Output):
+    """One config key (flattened), its value, and the step that set it last."""
+
+    key: Annotated[str, Meta(description="dotted path, [i] for a key that is not text")]
+    value: Value
+    type: Annotated[str, Meta(description="the value's Python type: tuple, int, float32, ...")]
+    set_by: Annotated[str | None, Meta(description="the step that set it last; null outside any recorded merge")]
+    kind: Annotated[str | None, Meta(description="that step's kind: default, named, cli, lazy, ...")]
+    earlier_steps: Annotated[int, Meta(description="how many steps set it before (ato replay --key shows them)")]
+
+
+class ShowArtifact(Output):
+    """One logged artifact."""
+
+    path: str
+    data_type: str | None
+    metadata: dict[str, Value]
+    size: int | None
+    sha256: str | None
+    logged_at: Seconds
+
+
+class ShowEnvironment(Output):
+    """What the run's environment fingerprint recorded (null: not recorded)."""
+
+    python: str | None
+    implementation: str | None
+    platform: str | None
+    machine: str | None
+    frameworks: Annotated[dict[str, Value], Meta(description="numpy, torch, CUDA, cuDNN versions, where imported")]
+    git: Annotated[Value, Meta(description="{commit, dirty, ...} in a git work tree; null outside one")]
+    numerics: Annotated[dict[str, Value], Meta(description="torch's numerics switches, where torch was imported")]
+    variables: dict[str, Value]
+    packages: Annotated[dict[str, str], Meta(description="every installed distribution and its version")]
+
+
+class ShowOutput(Output):
+    """``ato show RUN --json``: one run's record."""
+
+    run: ShowRun
+    config: list[ShowKey]
+    metrics: dict[str, MetricSummary]
+    artifacts: list[ShowArtifact]
+    environment: ShowEnvironment | None
+    searches: Annotated[list[str], Meta(description="the ids of the searches it recorded (ato replay lists them)")]
+
+
 # -- ato replay --------------------------------------------------------------------------------------
 class ReplayRun(Output):
     """The run that was replayed."""
@@ -380,6 +445,7 @@ class ErrorOutput(Output):
 
 OUTPUTS: dict[str, Any] = {
     "runs": list[RunRow],
+    "show": ShowOutput,
     "replay": ReplayOutput,
     "diff": DiffOutput,
     "rebuild": RebuildOutput,
