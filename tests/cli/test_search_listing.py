@@ -133,3 +133,11 @@ def test_runs_json_names_each_runs_search(searches: Path) -> None:
     assert all(by_id[i]["search"] == by_id[2]["search"] for i in range(3, 18))
     assert by_id[18]["search"] is None
     assert by_id[3]["config"]["__hyperopt_id__"] == by_id[2]["search"]
+
+
+def test_show_of_a_search_run_names_its_search(searches: Path) -> None:
+    shown = ato("show", "1", cwd=searches)
+    assert shown.returncode == 0 and "recorded search " in shown.stdout and "ato replay 1 lists its trials" in shown.stdout
+    data = json.loads(ato("show", "1", "--json", cwd=searches).stdout)
+    runs = json.loads(ato("runs", "--json", cwd=searches).stdout)
+    assert data["searches"] == [runs[0]["search"]]
