@@ -7,9 +7,9 @@ stored once per database (:mod:`ato.fingerprints.sources`). :func:`code_changes`
 
 - for every trace id whose code fingerprint differs, each function (the traced one or a helper)
   whose source differs, as a unified diff (:mod:`difflib`), a function listed once however many
-  traces reach it. A function only one run reached is diffed against nothing. A text the
-  database lacks (a run recorded before Ato kept sources, a function with no source file) gets
-  a ``note`` instead of a diff;
+  traces reach it. A function only one run reached is diffed against nothing. A trace for which
+  a run recorded no source at all (recorded before Ato kept sources, or a function with no source
+  file) is listed by its trace id with a ``note`` and no diff, as is a text the database lacks;
 - the two runs' uncommitted changes (``git diff HEAD``), where they differ, as a unified diff of
   the two patches (a clean tree counts as an empty patch); where the commits differ too, the
   note says so, since the patches are then against different bases.
@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ato.events.codec import decode_event
 from ato.events.types import SourceRecorded, source_event_id
-from ato.projections.queries import Queries
+from ato.storage import loop
+from ato.storage.log import SQLiteEventLog
 from ato.tracking.finder import Run, SQLFinder
 
 __all__ = ["CodeChanges", "FunctionChange", "PatchChange", "code_changes", "read_sources"]
@@ -80,12 +82,20 @@ def code_changes(finder: SQLFinder, a_id: int | str, b_id: int | str) -> CodeCha
     a, b = finder.get_run(a_id), finder.get_run(b_id)
     prints_a, prints_b = _by_trace(finder, a), _by_trace(finder, b)
     named: dict[str, tuple[list[str], str | None, str | None]] = {}  # function -> traces, sha a, sha b
+    unrecorded: list[FunctionChange] = []
     for trace_id in sorted((set(prints_a) | set(prints_b)) - {"environment"}):
         left, right = prints_a.get(trace_id), prints_b.get(trace_id)
         if left is not None and right is not None and left.fingerprint == right.fingerprint:
             continue
         sources_a = (left.detail.get("sources") or {}) if left is not None else {}
         sources_b = (right.detail.get("sources") or {}) if right is not None else {}
+        silent = [run.id for run, found, sources in ((a, left, sources_a), (b, right, sources_b))
+                  if found is not None and not sources]
+        if silent:  # no text to compare with: a diff against nothing would show the whole code as new
+            unrecorded.append(FunctionChange(trace_id, [trace_id], None, None, None, (
+                f"run {' and run '.join(map(str, silent))} recorded no source for it (recorded before "
+                "Ato kept sources, or a function without a source file)")))
+            continue
         for function in sorted(set(sources_a) | set(sources_b)):
             pair = sources_a.get(function), sources_b.get(function)
             if pair[0] == pair[1]:
@@ -99,6 +109,7 @@ def code_changes(finder: SQLFinder, a_id: int | str, b_id: int | str) -> CodeCha
     result = CodeChanges(a, b)
     for function, (traces, sha_a, sha_b) in named.items():
         result.functions.append(_function_change(function, traces, sha_a, sha_b, texts, a.id, b.id))
+    result.functions += unrecorded
     if patches[0] != patches[1]:
         result.patch = _patch_change(patches, texts, a.id, b.id)
         if git_a.get("commit") != git_b.get("commit"):
@@ -108,27 +119,31 @@ def code_changes(finder: SQLFinder, a_id: int | str, b_id: int | str) -> CodeCha
 
 
 def read_sources(finder: SQLFinder, digests: list[str]) -> dict[str, str]:
-    """The stored texts of ``digests`` (SHA-256s) that the database holds, by digest."""
+    """The stored texts of ``digests`` (SHA-256s) that the finder's database holds, by digest."""
     wanted = sorted(set(digests))
     if not wanted:
         return {}
-    # Through the finder's read-only connection: the texts are events of the log, found by the
-    # ids derived from their hashes (SQLFinder has no public query for them).
-    return finder._ask(_read_sources, wanted)  # noqa: SLF001
+    return loop.call(_read_sources, finder.path, wanted)
 
 
-async def _read_sources(queries: Queries, digests: list[str]) -> dict[str, str]:
+async def _read_sources(path: Path, digests: list[str]) -> dict[str, str]:
+    # The texts are events of the log, found by the ids derived from their hashes: read through a
+    # read-only connection of their own, as every reader does (SQLFinder has no query for them).
+    log = await SQLiteEventLog.open_read_only(path)
     found: dict[str, str] = {}
-    for start in range(0, len(digests), 500):
-        chunk = [source_event_id(digest) for digest in digests[start:start + 500]]
-        marks = ",".join("?" * len(chunk))
-        async with queries.log.connection.execute(
-            f"SELECT payload FROM events WHERE event_id IN ({marks})", chunk
-        ) as cursor:
-            for (payload,) in await cursor.fetchall():
-                event = decode_event(payload)
-                if isinstance(event, SourceRecorded):
-                    found[event.sha256] = event.text
+    try:
+        for start in range(0, len(digests), 500):
+            chunk = [source_event_id(digest) for digest in digests[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            async with log.connection.execute(
+                f"SELECT payload FROM events WHERE event_id IN ({marks})", chunk
+            ) as cursor:
+                for (payload,) in await cursor.fetchall():
+                    event = decode_event(payload)
+                    if isinstance(event, SourceRecorded):
+                        found[event.sha256] = event.text
+    finally:
+        await log.close()
     return found
 
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from ato.fingerprints.sources import MAX_PATCH_BYTES, normalise
 from tests.conftest import ato, run_script
@@ -162,3 +163,35 @@ def test_a_patch_over_the_bound_is_recorded_by_hash_only(tmp_path: Path) -> None
 
 def test_normalised_sources_ignore_indentation_and_line_endings() -> None:
     assert normalise("    def f(x):  \r\n        return x\r\n\r\n") == "def f(x):\n    return x\n"
+
+
+def test_a_run_that_recorded_no_source_gets_a_note_not_a_whole_function_as_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a run recorded before Ato kept sources (or a function built without a source file)."""
+    import ato.fingerprints.code as code
+    from ato.config.adict import ADict
+    from ato.fingerprints.tracing import _static, static_trace
+    from ato.tracking.logger import SQLLogger
+
+    config = ADict(experiment=ADict(project_name="p", sql=ADict(db_path=f"sqlite:///{tmp_path / 'exp.db'}")))
+
+    def step(x: int) -> int:
+        return x + 1
+
+    monkeypatch.setitem(_static, "step", (step, False))  # so that the trace is unregistered after the test
+    static_trace("step", follow_calls=False)(step)
+    with monkeypatch.context() as without:
+        without.setattr(code, "source_text", lambda fn: None)
+        with SQLLogger(config) as logger:
+            logger.run()
+
+    def other(x: int) -> int:
+        return x + 2
+
+    static_trace("step", follow_calls=False)(other)  # the same trace id, new code
+    with SQLLogger(config) as logger:
+        logger.run()
+    data = json.loads(ato("diff", "1", "2", "--code", "--json", "--db", f"sqlite:///{tmp_path / 'exp.db'}", cwd=tmp_path).stdout)
+    (change,) = [c for c in data["code_diff"]["functions"] if c["function"] == "step"]
+    assert change["diff"] is None and "run 1 recorded no source" in change["note"]
