@@ -9,7 +9,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 $(VENV)/.ato-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e .
+	$(PIP) -e '.[plot]'  # the demo's report draws its curves with matplotlib
 	touch $@
 
 # torch is an optional extra; the test suite uses it. Pin the CPU build before the project.

@@ -36,3 +36,16 @@ say python train.py lr=0.2
 python train.py lr=0.2
 say ato diff 1 3   "(why did the result change?)"
 ato diff 1 3
+
+# Seeing and sharing the results.
+say ato diff 1 3 --code   "(what changed in the code, function by function)"
+ato diff 1 3 --code
+say ato runs --metric accuracy:max --sort accuracy   "(which run is best, and the keys that varied)"
+ato runs --metric accuracy:max --sort accuracy
+say ato diff 1 3 --plot --metric accuracy   "(the curves, with the first step where they differ)"
+ato diff 1 3 --plot --metric accuracy
+say ato export demo --format latex --metric accuracy:max --columns lr=LR batch_size=Batch accuracy:best=Accuracy
+ato export demo --format latex --metric accuracy:max --columns lr=LR batch_size=Batch accuracy:best=Accuracy \
+    --sort accuracy:best --descending
+say ato report 1 3 -o report.html   "(one self-contained file to send to a teammate)"
+ato report 1 3 -o report.html

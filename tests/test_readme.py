@@ -54,3 +54,11 @@ def test_demo_runs_from_a_fresh_folder(tmp_path: Path) -> None:
     assert "ok (" in result.stdout  # ato verify
     assert "lr: 0.1 [defaults (default)]  ->  0.2 [lr=0.2 (cli)]" in result.stdout  # ato diff 1 3
     assert "code: train_epoch changed (helper predict(), helper sigmoid())" in result.stdout
+    # seeing and sharing: the code change, the best run, the curves, a paper table, a report
+    assert "-    return 1 / (1 + np.exp(-z))" in result.stdout  # ato diff 1 3 --code
+    assert "+    return 1 / (1 + np.exp(-np.clip(z, -5, 5)))" in result.stdout
+    assert "accuracy best(max)" in result.stdout  # ato runs --metric accuracy:max
+    assert "runs first differ at step 0" in result.stdout  # ato diff --plot
+    assert "LR & Batch & Accuracy \\\\" in result.stdout and "\\begin{tabular}" in result.stdout  # ato export
+    report = tmp_path / "demo-run" / "report.html"
+    assert "wrote report.html" in result.stdout and report.read_text().count("<svg") == 2
