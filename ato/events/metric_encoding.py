@@ -37,7 +37,12 @@ from collections.abc import Sequence
 from itertools import compress
 from typing import Any, NamedTuple
 
-from ato.events.types import MetricsLogged, MetricsPacked, PackedSeries
+from ato.events.types import (
+    MAX_SERIES_POINTS,
+    MetricsLogged,
+    MetricsPacked,
+    PackedSeries,
+)
 
 __all__ = [
     "KeyPoints",
@@ -147,9 +152,16 @@ def encode_floats(values: Any, *, smooth: bool = False) -> bytes:
         return _delta_column(words, compress=False)
     with np.errstate(over="ignore", invalid="ignore"):  # a value beyond float32 simply is not one
         narrow = values.astype(np.float32)
-    if not bool(np.isnan(values).any()) and narrow.astype(np.float64).view(np.int64).tobytes() == words.tobytes():
-        plain = _column(_FLOAT32 | 3, narrow.astype("<f4").tobytes(), 0)  # exactly float32 (NaNs are
-    else:  # excluded: their payloads need not survive the round trip through float32 everywhere)
+    magnitude = np.abs(narrow)
+    # Exactly float32, no NaN (a payload need not survive float32 everywhere) and no subnormal (a
+    # reader whose CPU flushes denormals to zero, as torch.set_flush_denormal does, would read 0).
+    if (
+        not bool(np.isnan(values).any())
+        and bool(((magnitude == 0) | (magnitude >= np.finfo(np.float32).tiny)).all())
+        and narrow.astype(np.float64).view(np.int64).tobytes() == words.tobytes()
+    ):
+        plain = _column(_FLOAT32 | 3, narrow.astype("<f4").tobytes(), 0)
+    else:
         plain = _column(4, words.astype("<i8").tobytes(), 0)  # little-endian on every machine
     delta = _delta_column(words)
     return delta if len(delta) < len(plain) else plain
@@ -175,8 +187,8 @@ def decode_column(column: bytes, count: int, floats: bool, out: Any = None) -> A
 
     if not column:
         raise MetricEncodingError("an empty column")
-    if count < 1:
-        raise MetricEncodingError(f"a column of {count} points")
+    if not 1 <= count <= MAX_SERIES_POINTS:  # checked before anything is allocated for them
+        raise MetricEncodingError(f"a column of {count} points (a series holds 1 to {MAX_SERIES_POINTS:,})")
     layout = column[0]
     code = layout & _WIDTH_MASK
     plain = {_FLOAT32 | 3, 4, _ZSTD | _FLOAT32 | 3, _ZSTD | 4}  # words as they are: float32 or 8 bytes
@@ -279,13 +291,18 @@ def by_key(
 def pack_points(
     keys: Sequence[str], steps: Sequence[int], values: Sequence[float], times: Sequence[float]
 ) -> list[PackedSeries]:
-    """A flush's points (as columns) as the series of a ``metrics.packed`` event."""
-    return [
-        PackedSeries(key=key, count=len(columns[0]), steps=packed[0], values=packed[1], times=packed[2])
-        for key, columns in by_key(keys, steps, values, times).items()
-        if columns[0]
-        for packed in (pack_columns(*columns),)
-    ]
+    """A flush's points (as columns) as the series of a ``metrics.packed`` event: one per key,
+    or several in a row where a key has more than ``MAX_SERIES_POINTS`` points."""
+    series: list[PackedSeries] = []
+    for key, (key_steps, key_values, key_times) in by_key(keys, steps, values, times).items():
+        for start in range(0, len(key_steps), MAX_SERIES_POINTS):
+            end = min(start + MAX_SERIES_POINTS, len(key_steps))
+            if start == 0 and end == len(key_steps):  # the usual case: the whole key, no copy
+                packed = pack_columns(key_steps, key_values, key_times)
+            else:
+                packed = pack_columns(key_steps[start:end], key_values[start:end], key_times[start:end])
+            series.append(PackedSeries(key=key, count=end - start, steps=packed[0], values=packed[1], times=packed[2]))
+    return series
 
 
 def key_points(event: MetricsPacked | MetricsLogged, part: int | None = None) -> list[KeyPoints]:

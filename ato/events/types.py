@@ -23,6 +23,7 @@ __all__ = [
     "FingerprintRecorded",
     "HalvingDecided",
     "KeyChange",
+    "MAX_SERIES_POINTS",
     "MergeCompleted",
     "MergeStarted",
     "MergeStepApplied",
@@ -182,20 +183,27 @@ class MetricsLogged(Event, frozen=True, tag="metrics.logged"):
     times: list[float]
 
 
+MAX_SERIES_POINTS = 1 << 22
+"""The most points one series holds (a longer flush of a key is several series): a crafted
+``count`` can never make a reader allocate more than this many points' arrays before it finds the
+columns too short. Checked on decode."""
+
+
 class PackedSeries(msgspec.Struct, frozen=True, array_like=True):
-    """One key's points of a flush, in the order they were logged: ``count`` points as three
-    columns in the encoding of :mod:`ato.events.metric_encoding`."""
+    """Points of one key, in the order they were logged: ``count`` points as three columns in the
+    encoding of :mod:`ato.events.metric_encoding`."""
 
     key: str
-    count: int
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_SERIES_POINTS)]
     steps: bytes
     values: bytes
     times: bytes
 
 
 class MetricsPacked(Event, frozen=True, tag="metrics.packed"):
-    """A batch of metric points of one run, key by key (each key once, in the order the keys
-    first appear in the batch), compactly encoded. One event per flush, not per point."""
+    """A batch of metric points of one run, key by key in the order the keys first appear in the
+    batch (a key with more than :data:`MAX_SERIES_POINTS` points in one flush takes several
+    series, one after the other), compactly encoded. One event per flush, not per point."""
 
     series: list[PackedSeries]
 

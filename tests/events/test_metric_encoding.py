@@ -100,12 +100,22 @@ def test_small_deltas_with_outliers_round_trip_through_patches(deltas: list[int]
         assert len(column) <= 9 + len(deltas) + 8 * sum(not -128 < d < 128 for d in np.diff(words).tolist())
 
 
-@given(st.lists(st.floats(width=32, allow_nan=False), min_size=1, max_size=200))
+@given(st.lists(st.floats(width=32, allow_nan=False, allow_subnormal=False), min_size=1, max_size=200))
 def test_float32_numbers_are_stored_in_four_bytes_and_come_back_exactly(numbers: list[float]) -> None:
     values = np.array(numbers, dtype=np.float64)
     column = encode_floats(values)
     assert len(column) <= 1 + 4 * len(numbers)
     assert decode_column(column, len(numbers), True).tobytes() == values.tobytes()
+
+
+def test_float32_subnormals_and_nans_keep_all_eight_bytes() -> None:
+    """A CPU that flushes denormals to zero would widen a float32 subnormal to 0.0; a NaN's
+    payload need not survive float32. Such values are stored as they are."""
+    subnormal = float(np.float32(1e-40))
+    for values in ([subnormal, 1.0], [NAN, 1.0]):
+        column = _column(values)
+        assert column[0] & 0x10 == 0 and decode_column(column, 2, True).tobytes() == _bits(values)
+    assert _column([0.5, -0.0, math.inf])[0] == 0x13  # zero, -0.0 and infinities are fine
 
 
 def test_a_typical_curve_takes_under_ten_bytes_a_point_in_the_event() -> None:
@@ -128,6 +138,32 @@ def test_points_are_split_by_key_in_the_order_keys_first_appear_each_in_log_orde
     decoded = key_points(MetricsPacked(run="r", series=series))
     assert decoded[0].steps.tolist() == [5, 3, 4] and decoded[0].values.tolist() == [0.5, 0.3, 0.4]
     assert [points.key for points in key_points(MetricsPacked(run="r", series=series), 2)] == ["c"]
+
+
+def test_a_key_with_more_points_than_a_series_holds_takes_several(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ato.events.metric_encoding as encoding
+
+    monkeypatch.setattr(encoding, "MAX_SERIES_POINTS", 4)
+    series = pack_points(["a"] * 10 + ["b"], list(range(10)) + [0], [float(i) for i in range(11)], [1.0] * 11)
+    assert [(s.key, s.count) for s in series] == [("a", 4), ("a", 4), ("a", 2), ("b", 1)]
+    decoded = key_points(MetricsPacked(run="r", series=series))
+    assert np.concatenate([p.steps for p in decoded[:3]]).tolist() == list(range(10))
+
+
+def test_a_crafted_count_is_refused_before_anything_is_allocated() -> None:
+    """A stride column has no body to be short of: only the bound on ``count`` stops a reader
+    from allocating terabytes for it."""
+    import msgspec
+
+    from ato.events.types import MAX_SERIES_POINTS
+
+    stride = bytes([0x08]) + struct.pack("<qq", 0, 1)
+    crafted = MetricsPacked(run="r", series=[PackedSeries(key="loss", count=2**40, steps=stride, values=stride, times=stride)])
+    with pytest.raises(msgspec.ValidationError, match=r"Expected `int` <= 4194304 - at `\$.series\[0\]\[1\]`"):
+        decode_event(encode_event(crafted))  # a reader skips it, and verify names it
+    with pytest.raises(MetricEncodingError, match="a column of 1099511627776 points"):
+        decode_column(stride, 2**40, False)
+    assert len(decode_column(stride, MAX_SERIES_POINTS, False)) == MAX_SERIES_POINTS
 
 
 def _column(values: list[float]) -> bytes:
