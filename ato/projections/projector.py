@@ -191,9 +191,9 @@ class Projector:
             return
         batches, summaries = [], []
         for part, points in _decoded(event, seq, self.damaged):
-            batch = _batch_row(run_id, seq, part, points)
+            batch, summary = _batch_row(run_id, seq, part, points)
             batches.append(batch)
-            summaries.append((run_id, points.key, batch[4], batch[6], batch[7], batch[9], batch[12]))
+            summaries.append(summary)
         await self.connection.executemany(
             "INSERT INTO metric_batches (run_id, key, seq, part, count, first_step, last_step, last_value, "
             "low_step, low_value, low_time, high_step, high_value, high_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -237,8 +237,11 @@ def _decoded(event: MetricsPacked | MetricsLogged, seq: int, damaged: list[str])
     return decoded
 
 
-def _batch_row(run_id: int, seq: int, part: int, points: KeyPoints) -> tuple[Any, ...]:
-    """The ``metric_batches`` row of one key's points of one event (numpy: every pass in C)."""
+def _batch_row(run_id: int, seq: int, part: int, points: KeyPoints) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The ``metric_batches`` row of one key's points of one event, and its ``metric_summary``
+    row (numpy: every pass in C). The index keeps the lowest and highest points *including*
+    infinities (a plot drawn from it shows a loss that blew up); the summary's extremes are the
+    finite ones (what ``find_best_run`` ranks)."""
     import numpy as np
 
     steps, values, times = points.steps, points.values, points.times
@@ -248,20 +251,32 @@ def _batch_row(run_id: int, seq: int, part: int, points: KeyPoints) -> tuple[Any
     finite = np.isfinite(values)
     if finite.all():
         low, high = int(np.argmin(values)), int(np.argmax(values))
-    elif finite.any():
-        low, high = int(np.argmin(np.where(finite, values, np.inf))), int(np.argmax(np.where(finite, values, -np.inf)))
+        finite_low, finite_high = low, high
     else:
-        low = high = -1
+        numbers = ~np.isnan(values)
+        low, high = _extremes(values, numbers)
+        finite_low, finite_high = _extremes(values, finite)
     last = float(values[at])
 
     def point(i: int) -> tuple[int | None, float | None, float | None]:
         return (None, None, None) if i < 0 else (int(steps[i]), float(values[i]), float(times[i]))
 
-    return (
-        run_id, points.key, seq, part, len(steps), int(steps.min()), last_step,
-        None if last != last else last,  # SQLite has no NaN: a NULL last value reads back as NaN
-        *point(low), *point(high),
+    last_value = None if last != last else last  # SQLite has no NaN: a NULL last value reads back as NaN
+    batch = (run_id, points.key, seq, part, len(steps), int(steps.min()), last_step, last_value, *point(low), *point(high))
+    summary = (
+        run_id, points.key, len(steps), last_step, last_value,
+        None if finite_low < 0 else float(values[finite_low]), None if finite_high < 0 else float(values[finite_high]),
     )
+    return batch, summary
+
+
+def _extremes(values: Any, mask: Any) -> tuple[int, int]:
+    """Where the lowest and highest of ``values[mask]`` are (``-1, -1`` where none is)."""
+    import numpy as np
+
+    if not mask.any():
+        return -1, -1
+    return int(np.argmin(np.where(mask, values, np.inf))), int(np.argmax(np.where(mask, values, -np.inf)))
 
 
 _HANDLERS: dict[type[Event], Any] = {

@@ -472,7 +472,7 @@ class Queries:
     ) -> None:
         self.log = log
         self.path = log.path
-        self._has_index: bool | None = None  # of metric events (metric_batches); asked once
+        self._has_index = False  # whether the tables index the metric events (metric_batches)
         self._config = config
         self._reader: RecordReader = _OwnReader(self) if reader is None else reader
 
@@ -665,11 +665,7 @@ class Queries:
             return None
         if not batches_in_step_order(batches):
             return None
-        ends = await self._rows(
-            "SELECT e.seq, b.part, e.payload FROM metric_batches b JOIN events e ON e.seq = b.seq "
-            "WHERE b.run_id = ? AND b.key = ? AND b.seq IN (?, ?) ORDER BY b.seq, b.part",
-            (run_id, key, rows[0][0], rows[-1][0]),
-        )
+        ends = await self._with_payloads([(seq, part) for seq, part, *_ in (rows[0], rows[-1])])
         decoded = await anyio.to_thread.run_sync(decode_parts, ends)
         first = [points for seq, points in decoded if seq == rows[0][0]]
         last = [points for seq, points in decoded if seq == rows[-1][0]]
@@ -689,12 +685,15 @@ class Queries:
     async def _metric_rows(self, run_id: int, key: str | None) -> list[Any]:
         """``(seq, part, payload)`` of the events that hold the run's points of ``key`` (of every
         key for None), in log order: the index names them, the log holds them."""
-        where, params = ("b.run_id = ?", (run_id,)) if key is None else ("b.run_id = ? AND b.key = ?", (run_id, key))
-        return await self._rows(
-            f"SELECT b.seq, b.part, e.payload FROM metric_batches b JOIN events e ON e.seq = b.seq "
-            f"WHERE {where} ORDER BY b.seq, b.part",  # `events`: the log's table (ato.storage.log)
-            params,
-        )
+        where, params = ("run_id = ?", (run_id,)) if key is None else ("run_id = ? AND key = ?", (run_id, key))
+        batches = await self._rows(f"SELECT seq, part FROM metric_batches WHERE {where} ORDER BY seq, part", params)
+        return await self._with_payloads(batches)
+
+    async def _with_payloads(self, batches: Sequence[tuple[int, int]]) -> list[tuple[int, int, bytes]]:
+        """``(seq, part, payload)`` of the index's ``(seq, part)`` rows: the log holds the points."""
+        with translate_errors(self.path):
+            payloads = await self.log.payloads([seq for seq, _ in batches])
+        return [(seq, part, payloads[seq]) for seq, part in batches if seq in payloads]
 
     async def _metric_parts_from_log(self, uid: str, key: str | None) -> list[tuple[int, KeyPoints]]:
         parts = []
@@ -710,7 +709,7 @@ class Queries:
 
     async def _indexed(self) -> bool:
         """Whether this file's tables index the metric events (tables of this Ato's layout)."""
-        if self._has_index is None:
+        if not self._has_index:  # asked until it is there (a writer may derive the tables meanwhile)
             rows = await self._rows("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'metric_batches'")
             self._has_index = bool(rows)
         return self._has_index

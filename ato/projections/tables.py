@@ -6,8 +6,9 @@
 - ``metric_batches``: an *index* of the log's metric points, which stay stored once, in the log's
   ``metrics.packed`` events (:mod:`ato.events.metric_encoding`). One row per run, key and flush:
   where the points are (the event's ``seq`` and which of its series, ``part``), how many, their
-  step range, the value at the highest step, and the lowest and highest finite value with their
-  step and time (what a downsample of a long curve is made of without decoding it).
+  step range, the value at the highest step, and the lowest and highest value (infinities
+  included, NaN never) with their step and time (what a downsample of a long curve is made of
+  without decoding it).
 - ``metric_summary``: per run and key, the count, the last value (at the highest step) and the
   smallest and largest *finite* values: what ``find_best_run`` ranks.
 - ``artifacts``, ``fingerprints``: as logged.

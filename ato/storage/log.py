@@ -137,6 +137,37 @@ class SQLiteEventLog:
         first = await self.append_raw([raw_event(event) for event in events])
         return [StoredEvent(first + i, e) for i, e in enumerate(events)]
 
+    async def payloads(self, seqs: Sequence[int]) -> dict[int, bytes]:
+        """The stored payloads of the events at ``seqs``, undecoded, by seq (those that exist)."""
+        found: dict[int, bytes] = {}
+        wanted = sorted(set(seqs))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.connection.execute(f"SELECT seq, payload FROM events WHERE seq IN ({marks})", chunk) as cursor:
+                found.update((int(seq), payload) for seq, payload in await cursor.fetchall())
+        return found
+
+    async def events_by_id(self, event_ids: Iterable[str]) -> list[Event]:
+        """The events of ``event_ids`` this log holds, decoded, in log order; one that does not
+        decode is skipped and counted in :attr:`skipped`, as :meth:`read` does."""
+        ids = sorted(set(event_ids))
+        rows: list[tuple[int, bytes]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self.connection.execute(
+                f"SELECT seq, payload FROM events WHERE event_id IN ({marks})", chunk
+            ) as cursor:
+                rows += [(int(seq), payload) for seq, payload in await cursor.fetchall()]
+        events = []
+        for _, payload in sorted(rows):
+            try:
+                events.append(decode_event(payload))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.skipped += 1
+        return events
+
     async def missing(self, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` this log does not hold yet."""
         wanted = set(event_ids)

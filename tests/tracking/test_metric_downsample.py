@@ -82,3 +82,17 @@ def test_a_curve_of_few_batches_is_decoded_and_bucketed_by_points(config: ADict)
         sampled = finder.get_metrics(run_id, "loss", max_points=30)
     _check_downsample(sampled, full, 30)
     assert len(sampled) >= 20  # every bucket gives its two extremes: the points were decoded
+
+
+def test_an_infinity_shows_in_a_downsample_from_the_summaries(config: ADict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loss that blew up is drawn, as the decoded downsample would draw it; it is still no
+    run's best value."""
+    values = [1.0 / (i + 1) for i in range(5000)]
+    values[3210] = math.inf
+    run_id = _log(config, list(range(5000)), values, every=50)
+    with SQLFinder(config) as finder:
+        _decoding_refused(monkeypatch)
+        sampled = finder.get_metrics(run_id, "loss", max_points=40)
+        summary = finder.find_run(run_id).metric_summaries["loss"]
+    assert (3210, math.inf) in list(sampled)
+    assert summary.max == 1.0  # the finite extremes rank
