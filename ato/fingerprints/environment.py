@@ -197,9 +197,18 @@ def _nvidia_driver() -> str | None:
     return out[0] if out else None
 
 
+PATCH_VARIABLE = "ATO_RECORD_GIT_PATCH"
+"""Set to ``0`` to keep the patch of a dirty tree out of the database (it may hold what a
+locally edited file should not share: ``ato merge`` and ``ato report`` carry it). Its hash is
+recorded either way."""
+
+
 def git_patch() -> str | None:
     """``git diff HEAD`` of the script's work tree where it is dirty and the patch at most
-    :data:`MAX_PATCH_BYTES` (read with the rest of the git state, once per process)."""
+    :data:`MAX_PATCH_BYTES` (read with the rest of the git state, once per process); None where
+    :data:`PATCH_VARIABLE` is ``0``."""
+    if os.environ.get(PATCH_VARIABLE, "").strip() in ("0", "false", "no", "off"):
+        return None
     return _git()[1]
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ato.events.codec import decode_event
 from ato.events.types import SourceRecorded, source_event_id
+from ato.fingerprints.sources import text_sha256
 from ato.storage import loop
 from ato.storage.log import SQLiteEventLog
 from ato.tracking.finder import Run, SQLFinder
@@ -127,24 +127,20 @@ def read_sources(finder: SQLFinder, digests: list[str]) -> dict[str, str]:
 
 
 async def _read_sources(path: Path, digests: list[str]) -> dict[str, str]:
-    # The texts are events of the log, found by the ids derived from their hashes: read through a
-    # read-only connection of their own, as every reader does (SQLFinder has no query for them).
+    # The texts are events of the log, found by the ids derived from their hashes, through a
+    # read-only connection of their own (SQLFinder has no query for them). A text is believed
+    # only where it hashes to its digest: an event merged from another file under that id with
+    # other text (or a damaged one, which the log skips) counts as not stored.
     log = await SQLiteEventLog.open_read_only(path)
-    found: dict[str, str] = {}
     try:
-        for start in range(0, len(digests), 500):
-            chunk = [source_event_id(digest) for digest in digests[start:start + 500]]
-            marks = ",".join("?" * len(chunk))
-            async with log.connection.execute(
-                f"SELECT payload FROM events WHERE event_id IN ({marks})", chunk
-            ) as cursor:
-                for (payload,) in await cursor.fetchall():
-                    event = decode_event(payload)
-                    if isinstance(event, SourceRecorded):
-                        found[event.sha256] = event.text
+        events = await log.events_by_id(source_event_id(digest) for digest in digests)
     finally:
         await log.close()
-    return found
+    wanted = set(digests)
+    return {
+        event.sha256: event.text for event in events
+        if isinstance(event, SourceRecorded) and event.sha256 in wanted and text_sha256(event.text) == event.sha256
+    }
 
 
 def _by_trace(finder: SQLFinder, run: Run) -> dict[str, Any]:

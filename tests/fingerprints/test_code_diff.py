@@ -195,3 +195,41 @@ def test_a_run_that_recorded_no_source_gets_a_note_not_a_whole_function_as_new(
     data = json.loads(ato("diff", "1", "2", "--code", "--json", "--db", f"sqlite:///{tmp_path / 'exp.db'}", cwd=tmp_path).stdout)
     (change,) = [c for c in data["code_diff"]["functions"] if c["function"] == "step"]
     assert change["diff"] is None and "run 1 recorded no source" in change["note"]
+
+
+def test_a_stored_text_that_does_not_hash_to_its_digest_counts_as_not_stored(tmp_path: Path) -> None:
+    """A file merged from elsewhere could hold another text under a source's id: a diff never
+    shows it as that function's code."""
+    import anyio
+
+    from ato.events.types import SourceRecorded, source_event_id
+    from ato.fingerprints.sources import source_event, text_sha256
+    from ato.projections.maintenance import open_store
+    from ato.tracking.code_diff import read_sources
+    from ato.tracking.finder import SQLFinder
+
+    real, other = "def f():\n    return 1\n", "def f():\n    return 2\n"
+    forged = SourceRecorded(event_id=source_event_id(text_sha256(real)), sha256=text_sha256(real), text=other)
+    path = tmp_path / "forged.db"
+
+    async def write() -> None:
+        store = await open_store(path)
+        try:
+            await store.append_missing([forged, source_event(other)])
+        finally:
+            await store.close()
+
+    anyio.run(write)
+    with SQLFinder(path) as finder:
+        assert read_sources(finder, [text_sha256(real), text_sha256(other)]) == {text_sha256(other): other}
+
+
+def test_the_patch_stays_out_of_the_database_when_asked(tmp_path: Path) -> None:
+    import os
+
+    _repo(tmp_path)
+    (tmp_path / "data.txt").write_text("password = hunter2\n")
+    run_script(tmp_path, SCRIPT.format(factor=2, comment="c"), env={**os.environ, "ATO_RECORD_GIT_PATCH": "0"})
+    with sqlite3.connect(tmp_path / "exp.db") as connection:
+        payloads = b"".join(row[0] for row in connection.execute("SELECT payload FROM events"))
+    assert b"hunter2" not in payloads and b"diff_sha256" in payloads  # the hash, not the text
