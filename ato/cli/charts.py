@@ -71,6 +71,12 @@ def _matplotlib() -> Any:
     return plt
 
 
+def _literal(text: str) -> str:
+    """``text`` as matplotlib draws it literally: a ``$`` would start mathtext (a metric key such
+    as ``a$\\frac$b`` would not parse; ``$x$`` would be typeset)."""
+    return text.replace("$", r"\$")
+
+
 def _figure(panels: Sequence[Panel]) -> Any:
     plt = _matplotlib()
     figure, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), squeeze=False)
@@ -80,12 +86,12 @@ def _figure(panels: Sequence[Panel]) -> Any:
 
             values = np.asarray(curve.values, dtype=float)
             shown = np.where(np.isfinite(values), values, np.nan)  # NaN: a gap in the line
-            axis.plot(curve.steps, shown, label=curve.label, color=_COLORS[index % len(_COLORS)], linewidth=1.2)
+            axis.plot(curve.steps, shown, label=_literal(curve.label), color=_COLORS[index % len(_COLORS)], linewidth=1.2)
         for step, caption in panel.markers:
             axis.axvline(step, color="black", linestyle="--", linewidth=1)
-            axis.annotate(caption, xy=(step, 1), xycoords=("data", "axes fraction"), xytext=(4, -12),
+            axis.annotate(_literal(caption), xy=(step, 1), xycoords=("data", "axes fraction"), xytext=(4, -12),
                           textcoords="offset points", fontsize=8)
-        axis.set_title(panel.title)
+        axis.set_title(_literal(panel.title))
         axis.set_xlabel("step")
         axis.grid(True, alpha=0.3)
         if panel.curves:

@@ -275,12 +275,14 @@ def _sort(runs: list[Run], flats: dict[int, dict[str, Any]], spec: str, choices:
             return keyed(None if best is None else (-best if mode == "max" else best))
     elif name in configs:
         def key(r: Run) -> Any:
+            # (0, ...) for every run with a value, numbers before text (a reverse sort reverses
+            # both); a missing value or a NaN stays last either way.
             value = flats[r.id].get(name)
-            if value is None:
-                return (2, "", 0)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return (0, "", value)
-            return (1, type(value).__name__, repr(value))
+                return (2, 0, "", 0) if value != value else (0, 0, "", value)
+            if value is None:
+                return (2, 0, "", 0)
+            return (0, 1, type(value).__name__, repr(value))
     else:
         known = [*_FIELDS, *configs, *metrics, *(f"{m}:last" for m in metrics)]
         raise UnknownNameError(name, known, "among the columns ato runs sorts by")

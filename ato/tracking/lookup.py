@@ -74,6 +74,8 @@ async def resolve(queries: Queries, ref: Any) -> Any:
     prefix = uid_prefix(ref)
     if prefix is None:
         return ref
+    if not prefix.strip():  # it would match every uid: in a file of one run, silently that one
+        raise UnknownRunError(f"{_shown(ref)} names no run: give a run id or the start of a uid")
     found = await names.runs_by_uid_prefix(queries, prefix, _CANDIDATES + 1)
     if len(found) == 1:
         return found[0][0]

@@ -126,3 +126,12 @@ def test_the_marker_stands_at_its_step_and_gaps_replace_non_finite_values() -> N
     assert "\x1b[34m" in coloured
     empty = render_terminal(Panel("m", [Curve("a", steps, np.full(101, np.nan))]), width=40, color=False)
     assert "no finite values" in empty
+
+
+def test_a_dollar_sign_in_a_key_is_drawn_as_written(config: ADict, tmp_path: Path) -> None:
+    """matplotlib reads ``$...$`` as mathtext: a key is text, never markup (``a$\\frac$b``
+    would not even parse)."""
+    _log(config, [1.0, 2.0, 3.0], key="a$\\frac$b")
+    result = ato("plot", "1", "--metric", "a$\\frac$b", "--out", "k.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "a$\\frac$b" in (tmp_path / "k.svg").read_text()  # the title, as the key was written

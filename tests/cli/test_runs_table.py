@@ -242,3 +242,18 @@ def test_a_real_80_column_terminal_gets_a_fitted_table(sweep: Path) -> None:
     # Piped, the same command prints every column whole.
     piped = ato("runs", "--metric", "val/acc:max", "--metric", "loss", cwd=sweep).stdout
     assert "…" not in piped and "structure" in piped.splitlines()[0]
+
+
+def test_a_dash_reverses_text_and_numbers_alike_and_missing_or_nan_stay_last() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from ato.cli.runs import _sort
+
+    runs: Any = [SimpleNamespace(id=i, metric_summaries={}) for i in range(1, 6)]
+    models = {1: {"model": "a"}, 2: {"model": "c"}, 3: {"model": "b"}, 4: {}, 5: {"model": "c"}}
+    assert [r.id for r in _sort(runs, models, "model", [])] == [1, 3, 2, 5, 4]
+    assert [r.id for r in _sort(runs, models, "-model", [])] == [2, 5, 3, 1, 4]  # ties keep id order
+    rates = {1: {"lr": 0.1}, 2: {"lr": float("nan")}, 3: {"lr": 0.01}, 4: {"lr": "auto"}, 5: {}}
+    assert [r.id for r in _sort(runs, rates, "lr", [])] == [3, 1, 4, 2, 5]  # numbers, then text
+    assert [r.id for r in _sort(runs, rates, "-lr", [])] == [4, 1, 3, 2, 5]

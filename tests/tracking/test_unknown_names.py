@@ -172,3 +172,12 @@ def test_the_async_finder_raises_the_same_errors(config: ADict) -> None:
     assert anyio.run(ask) == expected
     assert [message.split(":")[0] for message in expected] == [
         "UnknownMetricError", "UnknownMetricError", "UnknownProjectError", "UnknownRunError"]
+
+
+@pytest.mark.parametrize("ref", ["", "uid:", " "])
+def test_an_empty_uid_prefix_names_no_run_even_where_one_run_exists(config: ADict, ref: str) -> None:
+    with SQLLogger(config) as logger:
+        logger.run()
+    with SQLFinder(config) as finder:
+        with pytest.raises(UnknownRunError, match="names no run: give a run id or the start of a uid"):
+            finder.get_run(ref)
