@@ -137,29 +137,26 @@ class SQLiteEventLog:
         first = await self.append_raw([raw_event(event) for event in events])
         return [StoredEvent(first + i, e) for i, e in enumerate(events)]
 
+    async def _rows_where_in(self, select: str, column: str, values: Sequence[Any]) -> list[Any]:
+        """The rows of ``select`` whose ``column`` is one of ``values``, asked 500 at a time
+        (SQLite limits the parameters of one statement)."""
+        rows: list[Any] = []
+        for start in range(0, len(values), 500):
+            chunk = list(values[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self.connection.execute(f"{select} WHERE {column} IN ({marks})", chunk) as cursor:
+                rows += await cursor.fetchall()
+        return rows
+
     async def payloads(self, seqs: Sequence[int]) -> dict[int, bytes]:
         """The stored payloads of the events at ``seqs``, undecoded, by seq (those that exist)."""
-        found: dict[int, bytes] = {}
-        wanted = sorted(set(seqs))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self.connection.execute(f"SELECT seq, payload FROM events WHERE seq IN ({marks})", chunk) as cursor:
-                found.update((int(seq), payload) for seq, payload in await cursor.fetchall())
-        return found
+        rows = await self._rows_where_in("SELECT seq, payload FROM events", "seq", sorted(set(seqs)))
+        return {int(seq): payload for seq, payload in rows}
 
     async def events_by_id(self, event_ids: Iterable[str]) -> list[Event]:
         """The events of ``event_ids`` this log holds, decoded, in log order; one that does not
         decode is skipped and counted in :attr:`skipped`, as :meth:`read` does."""
-        ids = sorted(set(event_ids))
-        rows: list[tuple[int, bytes]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self.connection.execute(
-                f"SELECT seq, payload FROM events WHERE event_id IN ({marks})", chunk
-            ) as cursor:
-                rows += [(int(seq), payload) for seq, payload in await cursor.fetchall()]
+        rows = await self._rows_where_in("SELECT seq, payload FROM events", "event_id", sorted(set(event_ids)))
         events = []
         for _, payload in sorted(rows):
             try:
@@ -171,16 +168,8 @@ class SQLiteEventLog:
     async def missing(self, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` this log does not hold yet."""
         wanted = set(event_ids)
-        held: set[str] = set()
-        ids = list(wanted)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self.connection.execute(
-                f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk
-            ) as cursor:
-                held.update(row[0] for row in await cursor.fetchall())
-        return wanted - held
+        held = await self._rows_where_in("SELECT event_id FROM events", "event_id", list(wanted))
+        return wanted - {row[0] for row in held}
 
     async def append_raw(self, rows: Sequence[RawEvent]) -> int:
         """Append rows in order with new seqs (theirs, from another log, are ignored); call
