@@ -13,7 +13,10 @@ published schema, ``ato schema``):
                                       apart from a value that is missing
 ``list``, ``tuple``, ``set``          an array (where the type matters, a ``type`` field
                                       beside the value names it: ``"tuple"``)
-``dict``                              an object, keys as text (``str(key)``)
+``dict``                              an object, keys as text (``str(key)``; a key that is
+                                      not text and reads as another key, such as ``1`` beside
+                                      ``"1"``, is written with its type, ``"int:1"``, so
+                                      neither is lost)
 numpy scalar / array                  its Python value / nested arrays (``.item()``,
                                       ``.tolist()``)
 path                                  its text
@@ -47,6 +50,13 @@ def number(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+def _key_text(key: Any, mapping: dict[Any, Any]) -> str:
+    if isinstance(key, str):
+        return key
+    text = str(key)
+    return f"{type(key).__name__}:{text}" if text in mapping else text
+
+
 def json_value(value: Any) -> Any:
     """``value`` as native JSON data, by the rules of this module's docstring."""
     if value is None or isinstance(value, (bool, str)):
@@ -56,7 +66,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, float):
         return number(float(value))
     if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
+        return {_key_text(key, value): json_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(item) for item in value]
     if isinstance(value, (set, frozenset)):  # in an order that does not change with the hash seed

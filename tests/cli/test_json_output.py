@@ -267,3 +267,5 @@ def test_number_rules() -> None:
     assert [number(x) for x in (1.5, math.nan, math.inf, -math.inf, -0.0)] == [1.5, "NaN", "Infinity", "-Infinity", -0.0]
     assert json_value({"a": (1, math.nan), 2: {frozenset({"b", "a"})}}) == {"a": [1, "NaN"], "2": [["a", "b"]]}
     assert json_value(1 + 2j) == {"$type": "builtins.complex", "$repr": "(1+2j)"}
+    # keys 1 and "1" both survive (as JSON object keys they would read the same)
+    assert json_value({1: "int", "1": "str", (2, 3): "tuple"}) == {"int:1": "int", "1": "str", "(2, 3)": "tuple"}
