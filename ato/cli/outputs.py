@@ -73,6 +73,9 @@ class RunRow(Output):
     chosen: Annotated[list[ChosenMetric], Meta(description="the metrics --metric chose (default: the first key)")]
     search: Annotated[str | None, Meta(description=(
         "the search the run recorded, or ran a trial of (its config's __hyperopt_id__); null: none"))]
+    rank: Annotated[int | None, Meta(description="the run's rank in its distributed job; null: one process")]
+    world_size: Annotated[int | None, Meta(description="how many processes its job had; null: not recorded")]
+    group: Annotated[str, Meta(description="the id the ranks of one job share (torchrun, SLURM, group=); empty: none")]
 
 
 # -- ato show ----------------------------------------------------------------------------------------

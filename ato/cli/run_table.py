@@ -2,14 +2,14 @@
 
 Columns, left to right: ``id``, ``uid`` (its first 8 characters: any unique prefix names the
 run), ``project`` (where the runs span several), ``status``, ``started``, ``duration``, ``host``,
-``tags``, ``structure`` (the structural hash's first 8), then one per config key shown, then per
+``rank`` and ``group`` (where some run of a distributed job is listed), ``tags``, ``structure`` (the structural hash's first 8), then one per config key shown, then per
 chosen metric its best (``KEY best(max)``) and last value (``KEY last``).
 
 Fitting a terminal (never a wrapped row, never a cut number): text columns shrink first, the
 widest first, each to no fewer than 4 characters with ``…`` marking the cut; numbers (ids, metric
 values, numeric config values, durations) are never cut, though a number column's header may be.
-Where even that is too wide, whole columns are left out, in this order: structure, tags, host,
-uid, started, duration, project, status; a line under the table names them. Config and metric
+Where even that is too wide, whole columns are left out, in this order: structure, tags, group,
+host, uid, rank, started, duration, project, status; a line under the table names them. Config and metric
 columns and ``id`` always stay; where they alone are wider than the terminal, the table is printed
 wider than the terminal rather than cut. Piped, the table is plain text with every cell whole.
 """
@@ -30,7 +30,7 @@ _COMFORTABLE = 10  # nor below this while a column can be left out instead
 _ELLIPSIS = "…"
 
 # Which columns go first when elision alone does not fit the terminal (the rest always stay).
-DROP_ORDER = ("structure", "tags", "host", "uid", "started", "duration", "project", "status")
+DROP_ORDER = ("structure", "tags", "group", "host", "uid", "rank", "started", "duration", "project", "status")
 
 
 @dataclass

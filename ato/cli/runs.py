@@ -17,6 +17,13 @@ sorted by ``--sort`` (default: by id).
 - **Sorting**: ``--sort COLUMN``: ``id``, ``started``, ``duration``, ``status``, ``host``,
   ``project``, a config key (ascending), a metric key (its best, best first) or ``KEY:last``
   (ascending); ``--sort=-COLUMN`` reverses. Runs without the value go last.
+- **Jobs**: runs record their rank, world size and job group (torch.distributed, torchrun,
+  SLURM, or ``SQLLogger(config, group=...)``: :mod:`ato.tracking.processes`); a ``rank`` column
+  (``RANK/WORLD``) and a ``group`` column appear where some run has them, and ``--group job``
+  prints a table per job group (its ranks in rank order), then the runs of no group.
+- **Status**: as recorded (``completed``, ``failed``, ``interrupted``, ``killed``, or a label),
+  ``running``, or ``died`` for a run that never ended whose process is gone
+  (:mod:`ato.projections.liveness`: judged as the runs are read; nothing is written).
 - **Searches**: ``--group search`` prints a table per recorded search: the run that recorded it
   and the runs its trials started (their config's ``__hyperopt_id__``), under a title with its
   size and winner, the config columns chosen within the group; then the runs of no search. The
@@ -45,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["MetricChoice", "guess_mode", "parse_metric", "register"]
 
 _LOWER_IS_BETTER = ("loss", "err", "mse", "mae", "nll", "perplexity", "ppl", "wer", "cer")
-_FIELDS = ("id", "started", "duration", "status", "host", "project")
+_FIELDS = ("id", "started", "duration", "status", "host", "project", "rank", "group")
 _SEARCH_KEY = "__hyperopt_id__"
 
 
@@ -56,7 +63,8 @@ def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> Non
         "  ato runs sweep --metric val/acc:max --sort val/acc   # best first\n"
         "  ato runs --where model=resnet --status completed --last 5\n"
         "  ato runs --cols lr,model.depth --metric loss:min --metric acc\n"
-        "  ato runs --group search                # a table per hyperparameter search",
+        "  ato runs --group search                # a table per hyperparameter search\n"
+        "  ato runs --group job --status died     # a table per distributed job",
     )
     parser.add_argument("project", nargs="?", help="only this project")
     parser.add_argument("--metric", action="append", metavar="KEY[:max|:min]",
@@ -68,11 +76,13 @@ def register(command: Callable[[str, str, str], argparse.ArgumentParser]) -> Non
     parser.add_argument("--sort", metavar="COLUMN",
                         help="id, started, duration, status, host, project, a config key, a metric (its best, "
                         "best first) or METRIC:last; --sort=-COLUMN reverses")
-    parser.add_argument("--status", help="only runs of this status (completed, failed, running, ...)")
+    parser.add_argument("--status", help="only runs of this status (completed, failed, interrupted, killed, running, "
+                        "died, ...)")
     parser.add_argument("--last", type=_positive, metavar="N", help="only the N runs started last")
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                         help="only runs whose config KEY equals the literal VALUE; repeatable")
-    parser.add_argument("--group", choices=["search"], help="search: a table per hyperparameter search")
+    parser.add_argument("--group", choices=["search", "job"],
+                        help="search: a table per hyperparameter search; job: a table per distributed job (its ranks)")
     parser.set_defaults(handler=handle)
 
 
@@ -146,6 +156,9 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         return 0
     from ato.cli.run_table import print_table
 
+    if args.group == "job":
+        _print_jobs(runs, flats, args.cols, choices)
+        return 0
     if args.group != "search":
         print_table(None, _columns(runs, flats, args.cols, choices))
         return 0
@@ -162,6 +175,33 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         title = _search_title(search, summaries.get(search) if search else None, members)
         print_table(title, _columns(members, flats, args.cols, choices))
     return 0
+
+
+def _print_jobs(runs: Sequence[Run], flats: dict[int, dict[str, Any]], cols: str | None,
+                choices: list[MetricChoice]) -> None:
+    """A table per job group, its runs in rank order, under a title with its size and statuses;
+    then the runs of no group."""
+    from ato.cli.run_table import print_table
+
+    jobs: dict[str, list[Run]] = {}
+    for run in runs:
+        jobs.setdefault(run.group, []).append(run)
+    gap = False
+    for group in [g for g in jobs if g] + ([""] if "" in jobs else []):
+        members = sorted(jobs[group], key=lambda r: (r.rank is None, r.rank or 0, r.id))
+        if gap:
+            print()
+        gap = True
+        print_table(_job_title(group, members), _columns(members, flats, cols, choices))
+
+
+def _job_title(group: str, members: Sequence[Run]) -> str:
+    if not group:
+        return f"runs of no job group: {len(members)}"
+    sizes = sorted({r.world_size for r in members if r.world_size is not None})
+    statuses = sorted({r.status for r in members})
+    size = f" of world size {'/'.join(map(str, sizes))}" if sizes else ""
+    return f"job {group}: {len(members)} run(s){size}; {', '.join(statuses)}"
 
 
 def _read_searches(path: Path) -> list[SearchSummary]:
@@ -259,6 +299,8 @@ def _sort(runs: list[Run], flats: dict[int, dict[str, Any]], spec: str, choices:
             "status": lambda r: (0, r.status),
             "host": lambda r: (0, r.host),
             "project": lambda r: (0, r.project),
+            "rank": lambda r: keyed(r.rank),
+            "group": lambda r: (0, r.group),
         }[name]
     elif name.endswith(":last") and name[: -len(":last")] in metrics:
         metric = name[: -len(":last")]
@@ -327,6 +369,12 @@ def _columns(runs: Sequence[Run], flats: dict[int, dict[str, Any]], cols: str | 
         Column("started", [when(r.started_at) for r in runs], drop="started"),
         Column("duration", [format_duration(_duration(r)) for r in runs], numeric=True, drop="duration"),
         Column("host", [r.host or "-" for r in runs], drop="host"),
+    ]
+    if any(r.rank is not None or r.world_size is not None for r in runs):
+        columns.append(Column("rank", [_rank(r) for r in runs], drop="rank"))
+    if any(r.group for r in runs):
+        columns.append(Column("group", [r.group or "-" for r in runs], drop="group"))
+    columns += [
         Column("tags", [",".join(r.tags) for r in runs], drop="tags"),
         Column("structure", [r.structural_hash[:8] for r in runs], drop="structure"),
     ]
@@ -344,6 +392,13 @@ def _columns(runs: Sequence[Run], flats: dict[int, dict[str, Any]], cols: str | 
     return columns
 
 
+def _rank(run: Run) -> str:
+    """``RANK/WORLD`` (``?`` for a part not recorded), ``-`` for a run of one process."""
+    if run.rank is None and run.world_size is None:
+        return "-"
+    return f"{'?' if run.rank is None else run.rank}/{'?' if run.world_size is None else run.world_size}"
+
+
 def _duration(run: Run) -> float | None:
     return None if run.finished_at is None else max(run.finished_at - run.started_at, 0.0)
 
@@ -359,4 +414,5 @@ def _json_row(run: Run, flat: dict[str, Any], choices: list[MetricChoice], searc
         "finished_at": run.finished_at, "tags": run.tags, "structural_hash": run.structural_hash,
         "metrics": {k: vars(v) for k, v in run.metric_summaries.items()},
         "host": run.host, "duration": _duration(run), "config": flat, "chosen": chosen, "search": search,
+        "rank": run.rank, "world_size": run.world_size, "group": run.group,
     }

@@ -32,6 +32,7 @@ __all__ = [
     "PackedSeries",
     "ProjectCreated",
     "RunFinished",
+    "RunHeartbeat",
     "RunStarted",
     "RunStatus",
     "RunStatusChanged",
@@ -95,11 +96,19 @@ class FingerprintKind(StrEnum):
 
 class RunStatus(StrEnum):
     """How a run ends (``finish``). While it runs, ``update_status`` records free-form labels
-    (``evaluating``, say): those are the user's words, not Ato's lifecycle."""
+    (``evaluating``, say): those are the user's words, not Ato's lifecycle.
+
+    ``interrupted``: a KeyboardInterrupt (Ctrl-C, SIGINT) ended it; ``killed``: SIGTERM (what
+    SLURM and Kubernetes send on preemption); ``failed``: an exception (its type and message are in
+    :class:`RunFinished`). ``died`` is never recorded: readers show it for a run that never ended
+    whose process is gone (:mod:`ato.projections.liveness`), SIGKILL's only trace."""
 
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    KILLED = "killed"
+    DIED = "died"
 
 
 class KeyChange(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -158,18 +167,35 @@ class RunStarted(Event, frozen=True, tag="run.started"):
     host: str = ""
     pid: int = 0
     origin: str = ""
+    # Processes of one job (torch.distributed, torchrun, SLURM): this process's rank, how many
+    # there are, and an id every rank of the job shares (ato.tracking.processes); unset: one process.
+    rank: int | None = None
+    world_size: int | None = None
+    group: str = ""
 
 
 class RunStatusChanged(Event, frozen=True, tag="run.status"):
-    """The running run's status label changed (``update_status``; the user's own word)."""
+    """The running run's status label changed (``update_status``; the user's own word).
+    ``final``: ``finish(label)`` ended the logging with this label (the run gets no end time, yet
+    its process going away later is no death)."""
 
     status: str
+    final: bool = False
 
 
 class RunFinished(Event, frozen=True, tag="run.finished"):
-    """The run ended ``completed`` or ``failed``."""
+    """The run ended: ``completed``, ``failed``, ``interrupted`` or ``killed``. A run that
+    failed on an exception records its type (``ValueError``) and message."""
 
     status: RunStatus
+    error_type: str = ""
+    error_message: str = ""
+
+
+class RunHeartbeat(Event, frozen=True, tag="run.heartbeat"):
+    """The run's process was alive at ``at``: written by its logger when nothing else was for a
+    while (:data:`ato.tracking.logger.HEARTBEAT_S`), so a reader on another host can tell a run
+    whose process is gone (``died``) from one that runs quietly."""
 
 
 class MetricsLogged(Event, frozen=True, tag="metrics.logged"):

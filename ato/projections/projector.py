@@ -22,6 +22,7 @@ from ato.events.types import (
     MetricsPacked,
     ProjectCreated,
     RunFinished,
+    RunHeartbeat,
     RunStarted,
     RunStatusChanged,
 )
@@ -158,7 +159,8 @@ class Projector:
         await self._project_created(event)  # a run's project exists from its first event on
         await db.execute(
             "INSERT INTO experiments (uid, project_id, status, tags, config, structural_hash, argv, "
-            "host, pid, started_at) SELECT ?, id, 'running', ?, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ? "
+            "host, pid, started_at, rank, world_size, run_group, last_seen) "
+            "SELECT ?, id, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM projects WHERE name = ? "
             "ON CONFLICT (uid) DO NOTHING",  # a run started twice (a crafted log): the first counts
             (
                 event.run,
@@ -169,19 +171,33 @@ class Projector:
                 event.host,
                 event.pid,
                 event.at,
+                event.rank,
+                event.world_size,
+                event.group,
+                event.at,
                 event.project,
             ),
         )
 
     async def _status_changed(self, event: RunStatusChanged, seq: int) -> None:
         await self.connection.execute(
-            "UPDATE experiments SET status = ? WHERE uid = ?", (event.status, event.run)
+            "UPDATE experiments SET status = ?, ended = MAX(ended, ?) WHERE uid = ?",
+            (event.status, int(event.final), event.run),
         )
 
     async def _run_finished(self, event: RunFinished, seq: int) -> None:
         await self.connection.execute(
-            "UPDATE experiments SET status = ?, finished_at = ? WHERE uid = ?",
+            "UPDATE experiments SET status = ?, finished_at = ?, ended = 1 WHERE uid = ?",
             (event.status, event.at, event.run),
+        )
+
+    async def _heartbeat(self, event: RunHeartbeat, seq: int) -> None:
+        await self._seen(event.run, event.at)
+
+    async def _seen(self, uid: str, at: float) -> None:
+        """The run's process was alive at ``at`` (a heartbeat, a metric flush)."""
+        await self.connection.execute(
+            "UPDATE experiments SET last_seen = MAX(last_seen, ?) WHERE uid = ?", (at, uid)
         )
 
     async def _metrics_logged(self, event: MetricsPacked | MetricsLogged, seq: int) -> None:
@@ -200,6 +216,7 @@ class Projector:
             batches,
         )
         await self.connection.executemany(_UPSERT_SUMMARY, summaries)
+        await self._seen(event.run, event.at)
 
     async def _artifact_logged(self, event: ArtifactLogged, seq: int) -> None:
         run_id = await self.run_id(event.run)
@@ -284,6 +301,7 @@ _HANDLERS: dict[type[Event], Any] = {
     RunStarted: Projector._run_started,
     RunStatusChanged: Projector._status_changed,
     RunFinished: Projector._run_finished,
+    RunHeartbeat: Projector._heartbeat,
     MetricsLogged: Projector._metrics_logged,
     MetricsPacked: Projector._metrics_logged,
     ArtifactLogged: Projector._artifact_logged,

@@ -39,12 +39,14 @@ from ato.events.types import (
     MergeStepApplied,
     MetricsLogged,
     MetricsPacked,
+    RunStatus,
     SearchFinished,
     SearchStarted,
     TrialRecorded,
 )
 from ato.events.values import decode_value
 from ato.projections.display import project_view, run_repr, run_view, summary_view
+from ato.projections.liveness import run_died
 from ato.projections.series import (
     BatchSummary,
     MetricSeries,
@@ -366,6 +368,10 @@ class Run:
     were logged), ``artifacts`` and ``fingerprints`` are :class:`Records`, read on first use, so
     finding a run never reads its points; ``len(run.metrics)`` needs no read. ``metrics`` holds the
     points the run had when it was found; artifacts and fingerprints are read as they are then.
+
+    ``status`` is ``died`` for a run that never ended whose process is gone, judged when the run
+    is read (:mod:`ato.projections.liveness`; nothing is written). ``rank``, ``world_size`` and
+    ``group`` place the run's process within a distributed job (None, None, ``""`` for one process).
     """
 
     id: int
@@ -385,6 +391,9 @@ class Run:
     metrics: Records[MetricPoint] = field(compare=False)
     artifacts: Records[Artifact] = field(compare=False)
     fingerprints: Records[Fingerprint] = field(compare=False)
+    rank: int | None = None
+    world_size: int | None = None
+    group: str = ""
 
     @property
     def start_time(self) -> datetime:
@@ -423,6 +432,9 @@ _RUN_COLUMNS = (
     "e.id, e.uid, p.name, e.project_id, e.status, e.tags, e.config, e.structural_hash, e.started_at, "
     "e.finished_at, e.argv, e.host, e.pid"
 )
+# Of this layout (tables.VERSION 3); a file of layout 2, read as it is, has none of them.
+_PROCESS_COLUMNS = ", e.rank, e.world_size, e.run_group, e.last_seen, e.ended"
+_NO_PROCESS_COLUMNS = ", NULL, NULL, '', NULL, e.finished_at IS NOT NULL"
 _RUN_FROM = "experiments e JOIN projects p ON p.id = e.project_id"
 _MERGE_EVENTS = (MergeStarted, MergeStepApplied, MergeCompleted)
 _SEARCH_EVENTS = (SearchStarted, TrialRecorded, HalvingDecided, SearchFinished)
@@ -473,6 +485,7 @@ class Queries:
         self.log = log
         self.path = log.path
         self._has_index = False  # whether the tables index the metric events (metric_batches)
+        self._process_columns: str | None = None  # the run columns this file's layout has
         self._config = config
         self._reader: RecordReader = _OwnReader(self) if reader is None else reader
 
@@ -505,7 +518,8 @@ class Queries:
         return [_project(*row) for row in await self._rows("SELECT id, name, created_at FROM projects ORDER BY id")]
 
     async def runs(self, where: str, params: tuple[Any, ...]) -> list[Run]:
-        rows = await self._rows(f"SELECT {_RUN_COLUMNS} FROM {_RUN_FROM} WHERE {where} ORDER BY e.id", params)
+        extra = await self._run_process_columns()
+        rows = await self._rows(f"SELECT {_RUN_COLUMNS}{extra} FROM {_RUN_FROM} WHERE {where} ORDER BY e.id", params)
         if not rows:
             return []
         ids = [row[0] for row in rows]
@@ -519,8 +533,21 @@ class Queries:
             summaries[run_id][key] = MetricSummary(count, last_step, math.nan if last is None else last, low, high)
         return [self._run(row, summaries[row[0]]) for row in rows]
 
+    async def _run_process_columns(self) -> str:
+        """The process and liveness columns of ``experiments``, or constants where this file's
+        tables are of an earlier layout (readers read such a file as it is)."""
+        if self._process_columns is None:
+            rows = await self._rows("SELECT 1 FROM pragma_table_info('experiments') WHERE name = 'last_seen'")
+            if not rows:
+                return _NO_PROCESS_COLUMNS  # asked again next time: a writer may derive them meanwhile
+            self._process_columns = _PROCESS_COLUMNS
+        return self._process_columns
+
     def _run(self, row: Any, summaries: dict[str, MetricSummary]) -> Run:
-        run_id, uid, project, project_id, status, tags, config, shash, started, finished, argv, host, pid = row
+        (run_id, uid, project, project_id, status, tags, config, shash, started, finished, argv, host, pid,
+         rank, world_size, group, last_seen, ended) = row
+        if not ended and finished is None and run_died(host, pid, started, last_seen):
+            status = RunStatus.DIED.value
         counts = {key: summary.count for key, summary in summaries.items()}
         reader = self._reader
         return Run(
@@ -541,6 +568,9 @@ class Queries:
             metrics=Records("metric points", run_id, reader, Queries.metric_points, (run_id, counts), sum(counts.values())),
             artifacts=Records("artifacts", run_id, reader, Queries.artifacts_of, (run_id,)),
             fingerprints=Records("fingerprints", run_id, reader, Queries.fingerprints_of, (run_id,)),
+            rank=rank,
+            world_size=world_size,
+            group=group,
         )
 
     async def find_run(self, run_id: int | str) -> Run:

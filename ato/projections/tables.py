@@ -3,6 +3,9 @@
 - ``projects``: one row per project name.
 - ``experiments``: one row per run. ``id`` is this database's integer id for the run, assigned in
   log order (so a rebuild gives the same ids); ``uid`` is the run's global id from its events.
+  ``rank``/``world_size``/``run_group``: its process within a job; ``last_seen``: the time of
+  its latest start, heartbeat or metric event; ``ended``: 1 once it finished or ``finish(label)``
+  ended its logging (such a run's process may go away: it did not die).
 - ``metric_batches``: an *index* of the log's metric points, which stay stored once, in the log's
   ``metrics.packed`` events (:mod:`ato.events.metric_encoding`). One row per run, key and flush:
   where the points are (the event's ``seq`` and which of its series, ``part``), how many, their
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 __all__ = ["DROP", "RETIRED_TABLES", "SCHEMA", "TABLES", "VERSION"]
 
-VERSION = 2
-"""Of the tables' layout. Tables of another version (1: the points copied into ``metric_chunks``)
-are dropped and derived again when a writer opens the file; readers read the log instead."""
+VERSION = 3
+"""Of the tables' layout. Tables of another version (1: the points copied into ``metric_chunks``;
+2: runs without rank, group and liveness) are dropped and derived again when a writer opens the
+file; readers read them as they are (a run of a version-2 file has no rank or group, and its
+liveness is judged from its start)."""
 
 RETIRED_TABLES = ("metric_chunks",)  # of earlier versions: dropped with the others
 
@@ -58,7 +63,12 @@ CREATE TABLE IF NOT EXISTS experiments (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     started_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    rank INTEGER,
+    world_size INTEGER,
+    run_group TEXT NOT NULL DEFAULT '',
+    last_seen REAL NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS experiments_by_project ON experiments (project_id);
 CREATE INDEX IF NOT EXISTS experiments_by_structure ON experiments (structural_hash);

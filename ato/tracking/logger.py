@@ -4,7 +4,10 @@
 ``log_metric`` never touches the disk: it appends a point to an in-memory buffer and returns. A
 writer task on the tracker's loop (:mod:`ato.storage.loop`) turns the buffer into one compact
 ``metrics.packed`` event per flush (:mod:`ato.events.metric_encoding`), when ``batch_size`` points
-are waiting or ``flush_interval`` seconds have passed. ``flush()`` and ``finish()`` make
+are waiting or ``flush_interval`` seconds have passed. When nothing was written for
+:data:`HEARTBEAT_S` seconds, it writes a ``run.heartbeat`` instead (one small event a minute at
+most, none while points flow), so readers elsewhere can tell a live run from one whose process
+died (:mod:`ato.projections.liveness`). ``flush()`` and ``finish()`` make
 everything durable; interpreter exit flushes too. When ``max_buffer`` points are waiting,
 ``log_metric`` itself flushes before it returns (backpressure): nothing is ever dropped. A crash loses at most the unflushed window.
 
@@ -12,6 +15,15 @@ The project is ``config.experiment.project_name`` (``"default"`` where absent); 
 see :mod:`ato.storage.database`. A run started inside a ``@scope`` function records that scope's
 merge trace with it (:data:`ato.config.merge_trace.running_merges`); keys changed after the merge
 are recorded as one more step, so the run's config always replays.
+
+How a run ends without ``finish()`` (a ``with`` block, Ctrl-C, SIGTERM, an uncaught exception,
+interpreter exit) is :mod:`ato.tracking.endings`; its rank, world size and job group,
+:mod:`ato.tracking.processes` (``SQLLogger(config, group=...)`` names the group yourself).
+
+A logger does not cross processes: a fork()ed child (a DataLoader worker under the ``fork``
+start method) gets a TrackerError from any call, which the DataLoader re-raises in the parent;
+pickling one (a ``spawn`` worker gets its dataset pickled) raises a TrackerError at once, in the
+parent. Log what workers compute from the main process (return it with the batch).
 
 The facades only bridge: the sync one calls the core's coroutines through the loop's portal, the
 async one awaits the same calls from a worker thread. Everything else (when to wake the writer,
@@ -30,6 +42,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from time import monotonic  # apart from `time`: the heartbeat's clock never goes back
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -49,6 +62,7 @@ from ato.events.types import (
     MetricsPacked,
     ProjectCreated,
     RunFinished,
+    RunHeartbeat,
     RunStarted,
     RunStatus,
     RunStatusChanged,
@@ -63,7 +77,10 @@ from ato.projections.queries import Project, Queries, Run
 from ato.storage import loop
 from ato.storage.database import database_path
 from ato.storage.store import Store
+from ato.tracking import endings
+from ato.tracking.endings import Ending
 from ato.tracking.finder import FinderCore, RunReader
+from ato.tracking.processes import Position, position
 from ato.tracking.tensors import Kept, metric_value, read_back
 from ato.tracking.validation import (
     INT64_MAX,
@@ -79,6 +96,9 @@ from ato.tracking.validation import (
 __all__ = ["AsyncSQLLogger", "LoggerCore", "LoggerState", "SQLLogger"]
 
 T = TypeVar("T")
+
+HEARTBEAT_S = 60.0
+"""Seconds without a write after which a running logger writes a ``run.heartbeat``."""
 
 
 class LoggerState(enum.Enum):
@@ -111,6 +131,7 @@ class LoggerCore:
         max_buffer: int = 500_000,
         flush_interval: float = 0.5,
         blocking_reads: bool = True,
+        group: str | None = None,
     ) -> None:
         self.config = config if isinstance(config, ADict) else ADict(config)
         self.path = database_path(self.config)
@@ -122,6 +143,9 @@ class LoggerCore:
         self.batch_size = batch_size
         self.max_buffer = max_buffer
         self.flush_interval = flush_interval
+        self.group = None if group is None else check_text("group", group)
+        self.terminated = False  # SIGTERM arrived during this run (ato.tracking.endings)
+        self._last_write = 0.0  # monotonic() of this logger's last append (the heartbeat's clock)
         self.state = LoggerState.IDLE
         self.points: list[tuple[str, int, Any, float]] = []  # values: float, or a tensor kept for the flush
         self._kept = False  # whether the buffer holds a tensor value (ato.tracking.tensors)
@@ -201,7 +225,7 @@ class LoggerCore:
         import zstandard  # noqa: F401
 
         context = [*fingerprint_events(), *merges]
-        run_id = loop.call(self.start_run, checked, context)
+        run_id = loop.call(self.start_run, checked, context, position(self.group))
         assert self._writer is not None
         loop.spawn(self.writer, self._writer)
         return run_id
@@ -229,11 +253,16 @@ class LoggerCore:
             loop.close_at_exit(self)
         return self._store, self._queries
 
-    async def start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
-        async with self._lifecycle:
-            return await self._start_run(tags, context)
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress (or being ended)."""
+        return self.state in (LoggerState.RUNNING, LoggerState.FINISHING)
 
-    async def _start_run(self, tags: tuple[str, ...], context: list[Event]) -> int:
+    async def start_run(self, tags: tuple[str, ...], context: list[Event], where: Position | None = None) -> int:
+        async with self._lifecycle:
+            return await self._start_run(tags, context, where or Position(None, None, self.group or ""))
+
+    async def _start_run(self, tags: tuple[str, ...], context: list[Event], where: Position) -> int:
         self._alive()
         if self.state in (LoggerState.RUNNING, LoggerState.FINISHING):
             raise TrackerError(f"run {self.run_id} is still running: finish() it before starting another")
@@ -250,6 +279,9 @@ class LoggerCore:
             argv=tuple(sys.argv),
             host=socket.gethostname(),
             pid=os.getpid(),
+            rank=where.rank,
+            world_size=where.world_size,
+            group=where.group,
         )
         assert self._lock is not None
         # Source texts belong to no run and are stored once per database (ids from their hashes):
@@ -263,6 +295,8 @@ class LoggerCore:
         assert run_id is not None
         with self._buffer_lock:
             self.run_uid, self.run_id, self._steps, self._runtime = uid, run_id, {}, {}
+            self.terminated = False
+            self._last_write = monotonic()  # the start is a sign of life
             self.state = LoggerState.RUNNING
         watch_runtime(self, True)
         self._writer = _WriterControl()
@@ -278,6 +312,8 @@ class LoggerCore:
                 self._wake_pending = False
                 try:
                     await self.flush()
+                    if monotonic() - self._last_write >= HEARTBEAT_S and not control.stopping:
+                        await self._write([RunHeartbeat(run=self.run_uid)])
                 except Exception as exc:  # keep the points; flush()/finish() will report it
                     warnings.warn(f"ato: background flush failed, will retry: {exc}", RuntimeWarning)
         finally:
@@ -312,6 +348,7 @@ class LoggerCore:
                     pending.insert(0, MetricsPacked(run=self.run_uid, series=pack_points(keys, steps, values, times)))
                 if pending:
                     await self._store.append(pending)
+                    self._last_write = monotonic()
             except BaseException:
                 with self._buffer_lock:
                     self.points[0:0] = batch  # before anything logged meanwhile: order kept
@@ -402,22 +439,33 @@ class LoggerCore:
         self._alive()
         if not isinstance(status, str):
             raise TrackerError(f"finish(status={status!r:.60}): a status is a str such as 'completed' or 'failed'")
-        if status not in (RunStatus.COMPLETED, RunStatus.FAILED):
+        if status not in _ENDINGS:
             check_status_label(status)  # a label of the user's own: refused before anything ends
         async with self._lifecycle:
             await self._finish(status)
 
-    async def _finish(self, status: str) -> None:
+    async def end(self, how: Ending) -> None:
+        """End the run in progress as ``how`` says (a context manager, a signal, exit); nothing
+        where it has ended already."""
+        if self.state is LoggerState.FORKED:
+            return
+        async with self._lifecycle:
+            if self.running:
+                await self._finish(how.status, how.error_type, how.error_message)
+
+    async def _finish(self, status: str, error_type: str = "", error_message: str = "") -> None:
         with self._buffer_lock:  # from here on new points are refused, so none is left over
             if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):  # FINISHING: a retry
                 raise self._not_running("finish")
             self.state = LoggerState.FINISHING
-        # completed/failed end the run; any other word (ato 2.1.7 took any) becomes its status
-        # label, as `ato import` records such runs: the logging ends, the run gets no end time.
+        # completed/failed/interrupted/killed end the run; any other word (ato 2.1.7 took any)
+        # becomes its status label, as `ato import` records such runs: the logging ends, the run
+        # gets no end time (and, marked final, is never taken for one that died).
         ending: Event = (
-            RunFinished(run=self.run_uid, status=RunStatus(status))
-            if status in (RunStatus.COMPLETED, RunStatus.FAILED)
-            else RunStatusChanged(run=self.run_uid, status=status)
+            RunFinished(run=self.run_uid, status=RunStatus(status), error_type=error_type,
+                        error_message=error_message)
+            if status in _ENDINGS
+            else RunStatusChanged(run=self.run_uid, status=status, final=True)
         )
         await self._stop_writer()
         watch_runtime(self, False)
@@ -507,11 +555,12 @@ class LoggerCore:
         if self.state is LoggerState.FORKED:
             raise self._not_running("use this logger")
 
-    def exit_status(self, failed: bool) -> str | None:
-        """The status a context manager ends a still-running run with, or None if none runs."""
-        if self.state not in (LoggerState.RUNNING, LoggerState.FINISHING):
+    def exit_ending(self, exc: BaseException | None) -> Ending | None:
+        """How a context manager ends a still-running run that ``exc`` (or nothing) left, or
+        None if none runs (:func:`ato.tracking.endings.ending`)."""
+        if not self.running:
             return None
-        return RunStatus.FAILED if failed else RunStatus.COMPLETED
+        return endings.ending(exc, self.terminated)
 
     def warn_if_dropped_running(self, facade: str, fix: str) -> None:
         # A finished run that was never closed is fine (the seed never calls close(); exit closes).
@@ -522,6 +571,10 @@ class LoggerCore:
             f"{facade} for {self.path} was dropped with run {self.run_id} still running; use `{fix}` "
             "or call finish()", ResourceWarning, stacklevel=3
         )
+
+
+_ENDINGS = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.INTERRUPTED, RunStatus.KILLED)
+"""The statuses that end a run (with an end time); ``died`` is only ever a reader's verdict."""
 
 
 def _with_run(event: Event, uid: str) -> Event:
@@ -550,10 +603,13 @@ class _LoggerFacade:
         batch_size: int = 10_000,
         max_buffer: int = 500_000,
         flush_interval: float = 0.5,
+        group: str | None = None,
     ) -> None:
+        # group: the id this run shares with the other processes of its job (default: derived,
+        # ato.tracking.processes).
         self._core = LoggerCore(
             config, batch_size=batch_size, max_buffer=max_buffer, flush_interval=flush_interval,
-            blocking_reads=self._blocking_reads,
+            blocking_reads=self._blocking_reads, group=group,
         )
 
     @property
@@ -576,6 +632,14 @@ class _LoggerFacade:
         """The project the runs belong to (``config.experiment.project_name``)."""
         return self._core.project
 
+    def __reduce__(self) -> Any:
+        # A spawn DataLoader worker (or any multiprocessing child) gets its objects pickled: say
+        # so here, in the parent, rather than let the points of a copy go nowhere.
+        raise TrackerError(
+            f"a {type(self).__name__} cannot be sent to another process (pickled for a spawn DataLoader worker "
+            "or a multiprocessing child): log from the main process (return the values with the batch), "
+            "or create a logger in the child")
+
     def __del__(self) -> None:
         core = self.__dict__.get("_core")
         if core is not None:
@@ -590,7 +654,9 @@ class SQLLogger(_LoggerFacade):
 
     def run(self, tags: Sequence[str] = ()) -> int:
         """Start a run; returns its id in this database."""
-        return self._core.start(tags, running_merge_events())
+        run_id = self._core.start(tags, running_merge_events())
+        endings.watch(self._core)
+        return run_id
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Buffer one metric point (``step`` defaults to one past this key's last)."""
@@ -634,22 +700,27 @@ class SQLLogger(_LoggerFacade):
         loop.call(self._core.flush)
 
     def finish(self, status: str = "completed") -> None:
-        """Flush and end the run: ``completed`` or ``failed``; any other word (``interrupted``)
-        becomes the run's status label, and the run keeps no end time (as ``ato import`` does)."""
+        """Flush and end the run: ``completed``, ``failed``, ``interrupted`` or ``killed``; any
+        other word becomes the run's status label, and the run keeps no end time (as ``ato
+        import`` does)."""
         loop.call(self._core.finish, status)
+        endings.unwatch(self._core)
 
     def close(self) -> None:
         """Flush and close the database; a running run keeps its status. The logger is done."""
-        loop.call(self._core.close)
+        try:
+            loop.call(self._core.close)
+        finally:
+            endings.unwatch(self._core)
 
     def __enter__(self) -> SQLLogger:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
-            status = self._core.exit_status(exc_type is not None)
-            if status is not None:
-                self.finish(status)
+            how = self._core.exit_ending(exc)
+            if how is not None:
+                loop.call(self._core.end, how)
         finally:
             self.close()
 
@@ -663,7 +734,9 @@ class AsyncSQLLogger(_LoggerFacade):
 
     async def run(self, tags: Sequence[str] = ()) -> int:
         """Start a run; returns its id in this database."""
-        return await anyio.to_thread.run_sync(self._core.start, tags, running_merge_events())
+        run_id = await anyio.to_thread.run_sync(self._core.start, tags, running_merge_events())
+        endings.watch(self._core)  # here, in the caller's thread: the SIGTERM handler needs the main one
+        return run_id
 
     async def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Buffer one metric point (``step`` defaults to one past this key's last)."""
@@ -707,13 +780,18 @@ class AsyncSQLLogger(_LoggerFacade):
         await loop.to_loop(self._core.flush)
 
     async def finish(self, status: str = "completed") -> None:
-        """Flush and end the run: ``completed`` or ``failed``; any other word (``interrupted``)
-        becomes the run's status label, and the run keeps no end time (as ``ato import`` does)."""
+        """Flush and end the run: ``completed``, ``failed``, ``interrupted`` or ``killed``; any
+        other word becomes the run's status label, and the run keeps no end time (as ``ato
+        import`` does)."""
         await loop.to_loop(self._core.finish, status)
+        endings.unwatch(self._core)
 
     async def close(self) -> None:
         """Flush and close the database; a running run keeps its status. The logger is done."""
-        await loop.to_loop(self._core.close)
+        try:
+            await loop.to_loop(self._core.close)
+        finally:
+            endings.unwatch(self._core)
 
     async def __aenter__(self) -> AsyncSQLLogger:
         return self
@@ -724,9 +802,9 @@ class AsyncSQLLogger(_LoggerFacade):
         # Shielded: a cancelled task still records how its run ended, never `running` for ever.
         with anyio.CancelScope(shield=True):
             try:
-                status = self._core.exit_status(exc_type is not None)
-                if status is not None:
-                    await self.finish(status)
+                how = self._core.exit_ending(exc)
+                if how is not None:
+                    await loop.to_loop(self._core.end, how)
             finally:
                 await self.close()
 

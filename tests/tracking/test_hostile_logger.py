@@ -252,7 +252,7 @@ def test_a_forked_child_gets_a_clear_error_and_exits_normally(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_a_cancelled_async_run_is_recorded_failed(db: Path, backend: str) -> None:
+def test_a_cancelled_async_run_is_recorded_interrupted(db: Path, backend: str) -> None:
     async def main() -> int | None:
         logger = AsyncSQLLogger(_config(db))
         with anyio.move_on_after(0.3):
@@ -265,7 +265,8 @@ def test_a_cancelled_async_run_is_recorded_failed(db: Path, backend: str) -> Non
     run_id = anyio.run(main, backend=backend)
     with SQLFinder(_config(db)) as finder:
         run = finder.find_run(run_id)
-        assert run.status == "failed" and finder.get_metrics(run.id, "loss") == [(0, 0.5)]
+        # Cancelled, like Ctrl-C: interrupted, not an error of the run's own.
+        assert run.status == "interrupted" and finder.get_metrics(run.id, "loss") == [(0, 0.5)]
 
 
 def test_finish_can_be_retried_after_a_failed_write(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

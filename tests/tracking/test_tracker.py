@@ -678,12 +678,12 @@ def test_finish_with_a_word_of_the_users_own_ends_the_logging_with_that_label(co
     with SQLLogger(config) as logger:
         first = logger.run()
         logger.log_metric("loss", 1.0, 0)
-        logger.finish("interrupted")  # ato 2.1.7 took any status
+        logger.finish("aborted")  # ato 2.1.7 took any status
         second = logger.run()  # the logger is free for the next run
         logger.finish("completed")
     with SQLFinder(config) as finder:
-        interrupted, completed = finder.find_run(first), finder.find_run(second)
-        assert (interrupted.status, interrupted.finished_at, len(interrupted.metrics)) == ("interrupted", None, 1)
+        aborted, completed = finder.find_run(first), finder.find_run(second)
+        assert (aborted.status, aborted.finished_at, len(aborted.metrics)) == ("aborted", None, 1)
         assert completed.status == "completed" and completed.finished_at is not None
     with SQLLogger(config) as logger, pytest.raises(TrackerError, match="status must not be empty"):
         logger.run()
