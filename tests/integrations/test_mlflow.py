@@ -15,9 +15,6 @@ from ato.integrations.mlflow import DATA_TYPE, link, mlflow_run_ids
 from ato.tracking.finder import SQLFinder
 from ato.tracking.logger import SQLLogger
 
-# MLflow's own store code, not ours: it uses a loader option that SQLAlchemy 2.1 deprecates.
-pytestmark = pytest.mark.filterwarnings("ignore:.*noload.*")
-
 
 @pytest.fixture
 def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
