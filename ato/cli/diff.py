@@ -96,6 +96,15 @@ def handle(args: argparse.Namespace, path: Path) -> int:
         print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls){note}")
     if not report.runtime:
         print("runtime: same outputs")
+    for item in report.process:
+        print(f"{item['what']}: {_shown(item['a'])} -> {_shown(item['b'])}")
+    if not report.process:
+        print(f"script, arguments, rank, group: {'same' if 'script' in report.checked else 'not recorded'}")
+    for item in report.seeds:
+        print(f"seed of {item['generator']}: {item['a']} -> {item['b']} ({item['note']})")
+    if not report.seeds:
+        compared = [name.removesuffix(" seed") for name in report.checked if name.endswith(" seed")]
+        print(f"seeds: same ({', '.join(compared)})" if compared else "seeds: none compared")
     for item in report.numerics:
         print(f"numerics changed: {item['switch']} {item['a']} -> {item['b']} (may change results)")
     if not report.numerics:
@@ -124,8 +133,16 @@ def handle(args: argparse.Namespace, path: Path) -> int:
 
         for panel in panels:
             print(f"\n{render_terminal(panel)}")
+    for note in report.notes:
+        print(f"note: {note}")
     print(f"\n{report.verdict}")
     return 0
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value)) or "(none)"
+    return "not set" if value is None or value == "" else str(value)
 
 
 def print_code_changes(changes: CodeChanges) -> None:

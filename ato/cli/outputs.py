@@ -286,6 +286,24 @@ class RuntimeDifference(Output):
     note: str | None = None
 
 
+class ProcessDifference(Output):
+    """What ran differs: ``script path``, ``script content`` (SHA-256), ``arguments`` (argv past
+    the script), ``rank``, ``world size`` or ``group``."""
+
+    what: str
+    a: Annotated[Any, Meta(description="run a's: text, a list of arguments, a number, or null (not set)")]
+    b: Annotated[Any, Meta(description="run b's, as a")]
+
+
+class SeedDifference(Output):
+    """A generator (``random``, ``numpy``, ``torch``) whose seed or state at the run's start differs."""
+
+    generator: str
+    a: Annotated[Any, Meta(description="the seed seen; else 'seeded (value not seen)' or 'not seeded'")]
+    b: Any
+    note: str
+
+
 class NumericsDifference(Output):
     """A numerics switch (or ``$VARIABLE``) that changed."""
 
@@ -353,11 +371,15 @@ class DiffOutput(Output):
     structure: StructureDifference | None
     code: list[CodeDifference]
     runtime: list[RuntimeDifference]
+    process: list[ProcessDifference]
+    seeds: list[SeedDifference]
     numerics: list[NumericsDifference]
     numerics_recorded: bool
     numerics_recorded_by: int
     environment: list[EnvironmentDifference]
     metrics: list[MetricComparison]
+    checked: Annotated[list[str], Meta(description="what was compared, found equal or not")]
+    notes: Annotated[list[str], Meta(description="what was not compared, and why (a run recorded before it was kept)")]
     verdict: str
     code_diff: Annotated[CodeDiff | None, Meta(description="with --code only; else null")] = None
 

@@ -5,14 +5,19 @@ version, numpy/torch/CUDA/cuDNN versions, the GPU models and the NVIDIA driver w
 has imported them (Ato never imports torch itself), torch's determinism and precision switches
 ("numerics"), environment variables that change numerics or determinism, and where the script
 lives in a git work tree, its commit, whether it is dirty, and a hash and the size of the
-uncommitted diff (``git diff HEAD``); the diff itself, where at most
+uncommitted diff (``git diff HEAD``); the script that runs (its resolved path and the SHA-256 of
+its content: :func:`script`) and the seeds of the generators it can see
+(:func:`~ato.fingerprints.seeds.seeds`). The diff itself, where at most
 :data:`~ato.fingerprints.sources.MAX_PATCH_BYTES`, is :func:`git_patch`, which the run stores
 once per database as a ``source.recorded`` event named by that hash (``ato diff --code`` shows
 the difference of two runs' patches).
 
 What cannot change within a process (distributions, git state, the GPUs) is read once and cached;
-the switches and variables can (``torch.backends.cuda.matmul.allow_tf32 = True`` between two runs),
-so they are read again at every run's start.
+the switches, variables, seeds and the script's content can (``torch.backends.cuda.matmul.allow_tf32
+= True`` between two runs), so they are read again at every run's start.
+
+Importing this module wraps ``random.seed`` (:func:`~ato.fingerprints.seeds.observe_seed_calls`)
+so that a seed set after it is recorded by value; the wrapper calls the original unchanged.
 """
 
 from __future__ import annotations
@@ -30,11 +35,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ato.fingerprints.seeds import observe_seed_calls, seeds
 from ato.fingerprints.sources import MAX_PATCH_BYTES
 
 __all__ = [
     "NUMERICS_VARIABLES", "RELEVANT_VARIABLES", "environment", "environment_fingerprint", "git_patch", "numerics",
+    "script",
 ]
+
+# The logger imports this module before a script usually seeds: a seed set from then on is seen.
+observe_seed_calls()
 
 # Variables that change what a computation returns (kernels, reduction order, TF32).
 NUMERICS_VARIABLES = (
@@ -94,7 +104,26 @@ def environment() -> dict[str, Any]:
         "frameworks": _frameworks(),
         "numerics": numerics(),
         "variables": {name: os.environ[name] for name in RELEVANT_VARIABLES if name in os.environ},
+        "script": script(),
+        "seeds": seeds(),
     }
+
+
+def script() -> dict[str, Any]:
+    """The script that runs: ``sys.argv[0]`` resolved (the ``__main__`` module's file under
+    ``python -c`` or an embedding host) and the SHA-256 of its content now; each None where there
+    is no such file (an interactive session, a notebook)."""
+    name = sys.argv[0] if sys.argv else ""
+    if name in ("", "-c", "-m"):
+        name = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    if not name:
+        return {"path": None, "sha256": None}
+    path = Path(name).resolve()
+    try:
+        digest: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:  # gone, a directory (python DIR), or unreadable
+        digest = None
+    return {"path": str(path), "sha256": digest}
 
 
 def _cache_clear() -> None:

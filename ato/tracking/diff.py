@@ -4,16 +4,20 @@
 2. the structural hash;
 3. code fingerprints per trace id (and which part: the function itself, or a helper it calls);
 4. runtime fingerprints per trace id, with the first call at which the outputs diverged;
-5. numerics: torch's determinism and precision switches (TF32, cuDNN benchmark, deterministic
+5. what ran: the script (path and content), the arguments, the rank, world size and group;
+   then the seeds of ``random``, numpy and torch (:mod:`ato.tracking.verdict`);
+6. numerics: torch's determinism and precision switches (TF32, cuDNN benchmark, deterministic
    algorithms, ...) and the variables that change results (``CUBLAS_WORKSPACE_CONFIG``), each
    named as a likely cause of differing results;
-6. the rest of the environment: Python, platform, package versions, frameworks (GPUs, driver,
+7. the rest of the environment: Python, platform, package versions, frameworks (GPUs, driver,
    CUDA and cuDNN), other variables, git state;
-7. for each metric both runs logged, the first step at which the values differ.
+8. for each metric both runs logged, the first step at which the values differ.
 
-When only the metrics differ, the answer says so: the code, config and environment were the
-same, which points at non-determinism (seeds, data order, nondeterministic kernels). Runs
-recorded before Ato kept the numerics switches compare on what both recorded.
+The verdict names each kind of difference found, most likely cause first. When only the metrics
+differ, it says so and names everything it checked and found the same, which points at
+non-determinism (nondeterministic kernels, data order, threads, a generator seeded in neither run). Runs
+recorded before Ato kept the numerics switches, the script, the seeds or the rank compare on what
+both recorded, with a note (``notes``) for what was not compared.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ato.fingerprints.environment import NUMERICS_VARIABLES
 from ato.fingerprints.runtime import compare_runtime
 from ato.tracking.display import diff_repr, diff_view
 from ato.tracking.finder import Run, SQLFinder
+from ato.tracking.verdict import compare_process, compare_seeds, verdict
 
 __all__ = ["RunDiff", "diff_runs"]
 
@@ -51,30 +56,27 @@ class RunDiff:
     structure: dict[str, str] | None = None
     code: list[dict[str, Any]] = field(default_factory=list)
     runtime: list[dict[str, Any]] = field(default_factory=list)
+    process: list[dict[str, Any]] = field(default_factory=list)  # script, arguments, rank, world size, group
+    seeds: list[dict[str, Any]] = field(default_factory=list)
     numerics: list[dict[str, Any]] = field(default_factory=list)
     environment: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     numerics_recorded: bool = False  # the switches were compared (see _numerics_differences)
     numerics_recorded_by: int = 0  # how many of the two runs recorded torch's switches
+    checked: list[str] = field(default_factory=list)  # what was compared (found equal or not)
+    notes: list[str] = field(default_factory=list)  # what could not be compared, and why
+    seeds_not_compared: list[str] = field(default_factory=list)  # generators whose seeds could not be compared, and why
 
     @property
     def causes(self) -> bool:
         """Whether anything other than the metrics differs."""
-        return bool(self.config or self.structure or self.code or self.runtime or self.numerics or self.environment)
+        return bool(self.config or self.structure or self.code or self.runtime or self.process or self.seeds
+                    or self.numerics or self.environment)
 
     @property
     def verdict(self) -> str:
-        if self.numerics and not (self.config or self.structure or self.code):
-            return ("differences found: config and code are the same, but numerics switches changed; "
-                    "they are the likely cause of differing outputs and metrics")
-        if self.causes:
-            return "differences found; the first sections are the likeliest causes"
-        if any(m["first_difference"] is not None for m in self.metrics):
-            return (
-                "config, code, runtime outputs and environment are the same; only the metrics differ: "
-                "this points at non-determinism (seeds, data order, nondeterministic kernels)"
-            )
-        return "no recorded difference"
+        """The differences found by name, most likely first; or what was checked and found the same."""
+        return verdict(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,11 +86,15 @@ class RunDiff:
             "structure": self.structure,
             "code": self.code,
             "runtime": self.runtime,
+            "process": self.process,
+            "seeds": self.seeds,
             "numerics": self.numerics,
             "numerics_recorded": self.numerics_recorded,
             "numerics_recorded_by": self.numerics_recorded_by,
             "environment": self.environment,
             "metrics": self.metrics,
+            "checked": self.checked,
+            "notes": self.notes,
             "verdict": self.verdict,
         }
 
@@ -117,8 +123,24 @@ def diff_runs(finder: SQLFinder, a_id: int | str, b_id: int | str) -> RunDiff:
     prints = (_fingerprints(finder, a), _fingerprints(finder, b))
     result.code = _code_differences(*prints)
     result.runtime = _runtime_differences(*prints)
+    env = (_environment_detail(prints[0]), _environment_detail(prints[1]))
+    process, seeds = compare_process(a, b, *env), compare_seeds(a, b, *env)
+    result.process, result.seeds, result.seeds_not_compared = process.differences, seeds.differences, seeds.seeds_not_compared
     result.numerics, result.numerics_recorded, result.numerics_recorded_by = _numerics_differences(*prints)
     result.environment = _environment_differences(*prints)
+    result.checked = ["config", "config structure"]
+    if any(kind == "static" for _, kind in (*prints[0], *prints[1])):
+        result.checked.append("code fingerprints")
+    if any(kind == "runtime" for _, kind in (*prints[0], *prints[1])):
+        result.checked.append("runtime outputs")
+    result.checked += process.checked + seeds.checked
+    if result.numerics_recorded:
+        result.checked.append("numerics switches")
+    elif result.numerics_recorded_by:
+        result.notes.append("numerics switches: not compared (only one run recorded torch's switches)")
+    if env[0] and env[1]:
+        result.checked.append("environment")
+    result.notes += process.notes + seeds.notes
     for key in sorted(set(a.metric_summaries) & set(b.metric_summaries)):
         series = (finder.get_metrics(a.id, key), finder.get_metrics(b.id, key))
         result.metrics.append({"key": key, "first_difference": _first_metric_difference(*series)})
