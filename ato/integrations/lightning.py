@@ -3,8 +3,11 @@ Ato run (``pip install 'ato[lightning]'``).
 
 ``Trainer(logger=AtoLogger(db="experiments.db", project="mnist"))`` is all it takes:
 
-- **The run starts** when Lightning first logs (at the start of ``fit``/``validate``/``test``:
-  the hyperparameters, then the graph). The model's (and datamodule's) saved hyperparameters
+- **The run starts** when Lightning logs the first metrics, when the training code asks for
+  ``logger.experiment``, or when the stage ends with nothing logged (so a stage that fails at
+  once is still recorded); not earlier, because Lightning installs its signal handlers after
+  logging the hyperparameters and removes them after telling loggers of a failure: a run
+  started before would leave Ato's SIGTERM handler behind. The model's (and datamodule's) saved hyperparameters
   (``self.save_hyperparameters()``) become top-level keys of the run's config, over the
   logger's own ``config``; so ``ato diff`` of two runs names the hyperparameters that differ.
   Hyperparameters logged again while the run goes on are compared with its config: equal ones
@@ -68,6 +71,7 @@ class AtoLogger(RunOwner, Logger):
         super().__init__()
         self._own(config, db, project, tags, auto_finish)
         self._hparams: dict[str, Any] = {}
+        self._ready = False  # whether Lightning has begun a stage: the run may start
 
     # -- what Lightning asks of every logger ------------------------------------------------------
     @property
@@ -85,9 +89,11 @@ class AtoLogger(RunOwner, Logger):
     @property
     def experiment(self) -> SQLLogger | None:
         """The :class:`~ato.tracking.logger.SQLLogger` of the current (or last) run, for what
-        Lightning does not log itself (``self.logger.experiment.log_artifact(None, path)``);
-        None before the run starts (Lightning's setup asks for it earlier than that) and on
-        ranks other than 0."""
+        Lightning does not log itself (``self.logger.experiment.log_artifact(None, path)``),
+        started if Lightning has logged the hyperparameters (or the graph) of a stage; None
+        before that (Lightning's setup asks for it earlier) and on ranks other than 0."""
+        if self._ready and not self._running() and getattr(rank_zero_only, "rank", 0) == 0:
+            self._start()
         return self._logger
 
     @rank_zero_only
@@ -95,7 +101,7 @@ class AtoLogger(RunOwner, Logger):
         values = dict(vars(params) if isinstance(params, Namespace) else params)
         if not self._running():
             self._hparams.update(values)
-            self._start()
+            self._ready = True
             return
         changed = {key: value for key, value in values.items() if not _same(self._hparams.get(key, _ABSENT), value)}
         if changed:
@@ -114,7 +120,7 @@ class AtoLogger(RunOwner, Logger):
 
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
-        self._start()  # Lightning logs the graph right after the hyperparameters: the run begins
+        self._ready = True  # Lightning logs the graph right after the hyperparameters, if any
 
     @rank_zero_only
     def save(self) -> None:
@@ -125,7 +131,10 @@ class AtoLogger(RunOwner, Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         if not self._running():
-            return
+            if not self._ready:
+                return
+            self._start()  # a stage that logged no metric is recorded all the same
+        self._ready = False
         if status == "success":
             if self._auto_finish:
                 self.finish("completed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,23 @@ def test_another_hyperparameter_changes_the_config_ato_compares(tmp_path: Path, 
 
 
 def test_an_exception_in_training_ends_the_run_failed(tmp_path: Path, db: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
     logger = AtoLogger(db=db)
     with pytest.raises(ValueError, match="the loss went wrong"):
         trainer(logger, tmp_path).fit(Regression(fail_at=2), loader())
     run = finder(db).get_run(logger.version)
     assert run.status == "failed"
     assert list(finder(db).get_metrics(run.id, "train_loss").steps) == [0, 1]  # the points before it are kept
+    # Lightning's handlers and Ato's were installed and removed in order: none is left behind.
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_stage_that_fails_before_logging_is_recorded(tmp_path: Path, db: Path) -> None:
+    logger = AtoLogger(db=db)
+    with pytest.raises(ValueError, match="the loss went wrong"):
+        trainer(logger, tmp_path).fit(Regression(lr=0.7, fail_at=0), loader())
+    run = finder(db).get_run(logger.version)
+    assert (run.status, run.config.lr, run.metric_summaries) == ("failed", 0.7, {})
 
 
 def test_ctrl_c_ends_the_run_interrupted(tmp_path: Path, db: Path) -> None:
@@ -157,9 +169,9 @@ def test_with_auto_finish_a_later_test_is_a_new_run(tmp_path: Path, db: Path) ->
 def test_hyperparameters_changed_while_running_are_kept_beside_the_config(db: Path) -> None:
     logger = AtoLogger(db=db)
     logger.log_hyperparams({"lr": 0.1, "layers": [2, 3]})
+    logger.log_metrics({"loss": 1.5, "note": "text is left out"}, step=3)  # the run starts
     logger.log_hyperparams({"lr": 0.1})  # unchanged: nothing to add
     logger.log_hyperparams({"lr": 0.01, "scheduler": object})
-    logger.log_metrics({"loss": 1.5, "note": "text is left out"}, step=3)
     logger.finalize("success")
     run = finder(db).get_run(logger.version)
     assert run.config.lr == 0.1 and run.config.layers == [2, 3]
