@@ -49,6 +49,7 @@ def handle(args: argparse.Namespace, path: Path) -> int:
     from ato.errors import AtoError
     from ato.tracking.code_diff import code_changes
     from ato.tracking.diff import diff_runs
+    from ato.tracking.display import where_diverged
     from ato.tracking.finder import SQLFinder
 
     if (args.metric or args.out) and not args.plot:
@@ -85,13 +86,7 @@ def handle(args: argparse.Namespace, path: Path) -> int:
     if changes is not None:
         print_code_changes(changes)
     for item in report.runtime:
-        where = item.get("first_divergent_call")
-        if where is not None:
-            at = f"first diverged at call {where}"
-        elif "diverged_after" in item:
-            at = f"diverged after call {item['diverged_after'] - 1} (digests are kept for the first calls only)"
-        else:
-            at = "recorded in only one run"
+        at = where_diverged(item)  # the same words as the notebook view
         note = f"; {item['note']}" if item.get("note") else ""
         print(f"runtime: {item['trace_id']} {at} ({item['calls_a']} vs {item['calls_b']} calls){note}")
     if not report.runtime:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ato.tracking.diff import RunDiff
     from ato.tracking.replay import MergeReplay, ScopeReplay
 
-__all__ = ["diff_repr", "diff_view", "divergence", "replay_views", "scope_view"]
+__all__ = ["diff_repr", "diff_view", "divergence", "replay_views", "scope_view", "where_diverged"]
 
 _CHAIN = 4  # steps of a key's chain shown (the latest); the earlier ones are counted
 _SCOPES = 20  # scopes of one replay shown; the rest are counted
@@ -87,15 +87,20 @@ def diff_view(diff: RunDiff) -> View:
     return view
 
 
-def divergence(entry: dict[str, Any]) -> str:
-    """Where a runtime entry of a diff first diverged, in words (and its note, if any)."""
+def where_diverged(entry: dict[str, Any]) -> str:
+    """Where a runtime difference of a diff (``RunDiff.runtime``) first diverged, in words: what
+    the ``ato diff`` text and this view both say."""
     at = entry.get("first_divergent_call")
     if at is not None:
-        shown = f"at call {at:,}"
-    elif "diverged_after" in entry:
-        shown = f"after call {entry['diverged_after'] - 1:,} (digests are kept for the first calls only)"
-    else:
-        shown = "recorded in only one run"
+        return f"first diverged at call {at:,}"
+    if "diverged_after" in entry:
+        return f"diverged after call {entry['diverged_after'] - 1:,} (digests are kept for the first calls only)"
+    return "recorded in only one run"
+
+
+def divergence(entry: dict[str, Any]) -> str:
+    """Where a runtime entry of a diff first diverged, in words (and its note, if any)."""
+    shown = where_diverged(entry)
     return f"{shown}\n{text(entry['note'])}" if entry.get("note") else shown
 
 
