@@ -166,11 +166,7 @@ def series_from_rows(run_id: int, key: str, rows: Sequence[tuple[int, int, bytes
             end = filled + len(one.steps)
             steps[filled:end], values.view(np.float64)[filled:end], times.view(np.float64)[filled:end] = one[1:]
         filled = end
-    steps, values, times = steps[:filled], values[:filled].view(np.float64), times[:filled].view(np.float64)
-    if filled > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
-        order = np.argsort(steps, kind="stable")  # stable: points of one step keep log order
-        steps, values, times = steps[order], values[order], times[order]
-    return MetricSeries(run_id, key, steps, values, times)
+    return _in_step_order(run_id, key, steps[:filled], values[:filled].view(np.float64), times[:filled].view(np.float64))
 
 
 def series_from_points(run_id: int, key: str, parts: Sequence[KeyPoints]) -> MetricSeries:
@@ -184,6 +180,13 @@ def series_from_points(run_id: int, key: str, parts: Sequence[KeyPoints]) -> Met
         steps, values, times = parts[0].steps, parts[0].values, parts[0].times
     else:
         steps, values, times = (np.concatenate([part[i] for part in parts]) for i in (1, 2, 3))
+    return _in_step_order(run_id, key, steps, values, times)
+
+
+def _in_step_order(run_id: int, key: str, steps: Any, values: Any, times: Any) -> MetricSeries:
+    """The series of these points (in log order), sorted by step where they are not already."""
+    import numpy as np
+
     if len(steps) > 1 and not bool(np.all(steps[1:] >= steps[:-1])):
         order = np.argsort(steps, kind="stable")  # stable: points of one step keep log order
         steps, values, times = steps[order], values[order], times[order]
